@@ -1,0 +1,1 @@
+"""cxbot: survey signals to dealer action."""

@@ -1,0 +1,376 @@
+"""The `cxbot` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import getpass
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Awaitable, Callable, TypeVar
+
+import click
+
+from bot import app
+from bot import demo as sample
+from bot.console import alert_line, when
+from bot.domain.errors import InvalidInput, Problem, Refused
+from bot.domain.values import Actor, Channel, Kind, Scope, Status
+from bot.logs import configure
+from bot.services import Context, alerts, dealers, intake, keys
+from bot.settings import Settings, SettingsError, load_settings
+from handlers.csvfile import count_rows, read_rows
+from handlers.dealer_file import read_dealer_file
+from handlers.http.common import alert_json
+from handlers.wire import parse_responses
+from storage import migrate
+from storage.database import DatabaseUnavailable
+from storage.repositories.alerts import AlertFilter
+
+T = TypeVar("T")
+
+
+class Failed(Exception):
+    """Stop the command with this message and exit code 1."""
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"cxbot: {message}", err=True)
+    sys.exit(code)
+
+
+def run(fn: Callable[..., Awaitable[T]]) -> Callable[..., T | None]:
+    """Run an async command; refusals and operator errors become one line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> T | None:
+        try:
+            return asyncio.run(fn(*args, **kwargs))
+        except SettingsError as e:
+            _fail(str(e), 2)
+        except DatabaseUnavailable as e:
+            _fail(str(e), 1)
+        except InvalidInput as e:
+            for p in e.problems:
+                where = f"line {p.index}: " if p.index is not None else ""
+                click.echo(f"cxbot: {where}{p.field}: {p.message}", err=True)
+            sys.exit(1)
+        except (Refused, Failed) as e:
+            _fail(str(e), 1)
+        except KeyboardInterrupt:
+            _fail("interrupted", 130)
+        return None
+
+    return wrapper
+
+
+def settings(server: bool = False) -> Settings:
+    try:
+        s = load_settings()
+    except SettingsError as e:
+        _fail(str(e), 2)
+        raise
+    # One-off commands print their own results; their logs only matter when something is wrong.
+    quiet = not server and "CXBOT_LOG_LEVEL" not in os.environ
+    configure("warning" if quiet else s.core.log_level, s.core.log_format)
+    return s
+
+
+def operator() -> Actor:
+    return Actor(Channel.CLI, getpass.getuser())
+
+
+async def context() -> Context:
+    return await app.open_context(settings())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="cxbot")
+def main() -> None:
+    """cxbot: survey signals to dealer action. Settings come from CXBOT_* environment variables
+    and the TOML file named by CXBOT_CONFIG (see the README)."""
+
+
+@main.command()
+@run
+async def serve() -> None:
+    """Run the server: intake API, Slack, mail and the scheduler."""
+    try:
+        await app.serve(settings(server=True))
+    except asyncio.CancelledError:
+        pass
+
+
+# ---- db -------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@run
+async def db_upgrade() -> None:
+    """Migrate the database to the newest schema (also done by `serve`)."""
+    cx = await context()
+    click.echo(f"database {cx.db.display_url} is at revision {await migrate.current(cx.db)} (newest)")
+    await cx.db.close()
+
+
+# ---- dealers --------------------------------------------------------------------------------
+
+
+@main.group("dealers")
+def dealers_group() -> None:
+    """Dealers, people, grants and routing."""
+
+
+@dealers_group.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@run
+async def dealers_load(file: Path) -> None:
+    """Add or update dealers, people, grants and routing from FILE (TOML or CSV)."""
+    directory = read_dealer_file(file)
+    cx = await context()
+    try:
+        report = await dealers.load(cx, directory)
+    finally:
+        await cx.db.close()
+    for line in report.added:
+        click.echo(f"added    {line}")
+    for line in report.changed:
+        click.echo(f"changed  {line}")
+    click.echo(f"{len(report.added)} added, {len(report.changed)} changed, {report.unchanged} unchanged")
+
+
+@dealers_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@run
+async def dealers_list(as_json: bool) -> None:
+    """The dealers cxbot knows."""
+    cx = await context()
+    try:
+        rows = await dealers.visible(cx, operator())
+    finally:
+        await cx.db.close()
+    if as_json:
+        for d in rows:
+            click.echo(json.dumps(d.__dict__, ensure_ascii=False))
+        return
+    if not rows:
+        click.echo("no dealers yet: load some with `cxbot dealers load examples/dealers.toml`")
+        return
+    click.echo(f"{'CODE':<12} {'NAME':<28} {'BRAND':<10} {'REGION':<14} {'TYPE':<16} {'TIME ZONE':<20} LANG PEOPLE")
+    for d in rows:
+        click.echo(f"{d.code:<12} {d.name[:28]:<28} {(d.brand or '-')[:10]:<10} {(d.region or '-')[:14]:<14} {d.type:<16} {d.time_zone:<20} {d.language:<4} {d.people}")
+
+
+# ---- keys -----------------------------------------------------------------------------------
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """API keys for the intake and read API."""
+
+
+@keys_group.command("create")
+@click.option("--scope", type=click.Choice([s.value for s in Scope]), required=True, help="intake: post responses; read: look up; admin: everything.")
+@click.option("--dealer", "dealer_codes", multiple=True, help="Limit the key to this dealer (repeat for more). Default: every dealer.")
+@click.option("--name", default=None, help="What the key is for, e.g. 'survey platform'.")
+@run
+async def keys_create(scope: str, dealer_codes: tuple[str, ...], name: str | None) -> None:
+    """Make a key and print it once; only its hash is stored."""
+    cx = await context()
+    try:
+        info, key = await keys.create(cx, name or f"{scope} key", Scope(scope), list(dealer_codes) or None)
+    finally:
+        await cx.db.close()
+    click.echo(key)
+    where = ", ".join(info.dealers) if info.dealers else "every dealer"
+    click.echo(f"key {info.id} ({info.scope}, {where}): store it now, it is not shown again", err=True)
+
+
+@keys_group.command("list")
+@run
+async def keys_list() -> None:
+    """Stored keys (never the keys themselves)."""
+    cx = await context()
+    try:
+        rows = await keys.all_keys(cx)
+    finally:
+        await cx.db.close()
+    if not rows:
+        click.echo("no stored keys")
+    for k in rows:
+        state = f"revoked {when(k.revoked_at)}" if k.revoked_at else "active"
+        click.echo(f"{k.id:>4}  {k.scope:<7} {','.join(k.dealers) if k.dealers else 'all dealers':<24} {state:<26} {k.name}")
+
+
+@keys_group.command("revoke")
+@click.argument("key_id", type=int)
+@run
+async def keys_revoke(key_id: int) -> None:
+    """Revoke a key at once."""
+    cx = await context()
+    try:
+        await keys.revoke(cx, key_id)
+    finally:
+        await cx.db.close()
+    click.echo(f"key {key_id} revoked")
+
+
+# ---- alerts ---------------------------------------------------------------------------------
+
+
+@main.group("alerts")
+def alerts_group() -> None:
+    """Look at alerts and set their status."""
+
+
+@alerts_group.command("list")
+@click.option("--status", type=click.Choice([s.value for s in Status]))
+@click.option("--kind", type=click.Choice([k.value for k in Kind]))
+@click.option("--dealer", "dealer_code", help="Only this dealer.")
+@click.option("--overdue", is_flag=True, help="Only unhandled alerts past their due time.")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, alerts.MAX_PAGE))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@run
+async def alerts_list(status: str | None, kind: str | None, dealer_code: str | None, overdue: bool, limit: int, as_json: bool) -> None:
+    """Alerts, newest first."""
+    cx = await context()
+    try:
+        now = cx.clock.now()
+        f = AlertFilter(
+            status=Status(status) if status else None,
+            kind=Kind(kind) if kind else None,
+            dealers=frozenset([dealer_code]) if dealer_code else None,
+            overdue_at=now if overdue else None,
+        )
+        page = await alerts.find(cx, operator(), f, limit)
+    finally:
+        await cx.db.close()
+    for a in page.items:
+        click.echo(json.dumps(alert_json(a, now)) if as_json else alert_line(a, now))
+    if not page.items and not as_json:
+        click.echo("no alerts match")
+
+
+@alerts_group.command("show")
+@click.argument("alert_id")
+@run
+async def alerts_show(alert_id: str) -> None:
+    """One alert with its full history."""
+    cx = await context()
+    try:
+        d = await alerts.detail(cx, alert_id, operator())
+        now = cx.clock.now()
+    finally:
+        await cx.db.close()
+    a = d.alert
+    click.echo(f"{a.id}  {a.kind.title} — {d.dealer_name} ({a.dealer})")
+    click.echo(f"customer   {d.customer_name or a.customer_id or '-'}" + (f" ({a.customer_id})" if d.customer_name else ""))
+    click.echo(f"response   {a.response_id or '-'}")
+    click.echo(f"status     {a.status}" + ("  OVERDUE" if a.overdue(now) else ""))
+    click.echo(f"created    {when(a.created_at)}")
+    click.echo(f"due        {when(a.due_at)}")
+    click.echo(f"handled    {when(a.handled_at)}" + ("" if a.on_time is None else ("  on time" if a.on_time else "  late")))
+    if a.escalation_level:
+        click.echo(f"escalated  level {a.escalation_level} at {when(a.escalated_at)}")
+    click.echo("history")
+    for e in d.history:
+        move = f"{e.old_status or '-'} → {e.new_status}" if e.new_status else e.event.value
+        click.echo(f"  {when(e.at)}  {e.channel:<6} {e.actor:<24} {move}")
+        for line in e.note.splitlines():
+            click.echo(f"      {line}")
+
+
+@alerts_group.command("set")
+@click.argument("alert_id")
+@click.argument("status", type=click.Choice([Status.ONGOING.value, Status.RESOLVED.value]))
+@click.option("--note", required=True, help="What was done: who contacted the customer, what was agreed, what happens next.")
+@run
+async def alerts_set(alert_id: str, status: str, note: str) -> None:
+    """Set an alert ongoing or resolved, with a note."""
+    cx = await context()
+    try:
+        change = await alerts.change_status(cx, alert_id, operator(), Status(status), note)
+    finally:
+        await cx.db.close()
+    click.echo(f"{change.after.id}: {change.before.status} → {change.after.status}")
+
+
+# ---- import ---------------------------------------------------------------------------------
+
+
+@main.group("import")
+def import_group() -> None:
+    """Bulk imports."""
+
+
+@import_group.command("responses")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 1000), help="Rows per transaction.")
+@run
+async def import_responses(file: Path, batch: int) -> None:
+    """Import survey responses from a CSV file. Each rejected row is reported with its line
+    number and reason and changes nothing; the other rows are stored."""
+    cx = await context()
+    total = count_rows(file)
+    accepted = duplicates = alerts_raised = 0
+    rejected: list[Problem] = []
+
+    async def flush(rows: list[tuple[int, dict[str, Any]]]) -> None:
+        nonlocal accepted, duplicates, alerts_raised
+        good, problems = parse_responses([item for _, item in rows])
+        lines = [line for line, _ in rows]
+        bad = {p.index for p in problems}
+        rejected.extend(Problem(p.field, p.message, lines[p.index or 0]) for p in problems)
+        keep = [i for i in range(len(rows)) if i not in bad]
+        result = await intake.ingest(cx, good, partial=True)
+        rejected.extend(Problem(p.field, p.message, lines[keep[p.index or 0]]) for p in result.rejected)
+        accepted += len(result.accepted)
+        duplicates += len(result.duplicates)
+        alerts_raised += len(result.alerts)
+
+    try:
+        with file.open(encoding="utf-8-sig", newline="") as f, click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+            pending: list[tuple[int, dict[str, Any]]] = []
+            for line, item in read_rows(f):
+                if isinstance(item, Problem):
+                    rejected.append(item)
+                else:
+                    pending.append((line, item))
+                if len(pending) >= batch:
+                    await flush(pending)
+                    bar.update(len(pending))
+                    pending = []
+            if pending:
+                await flush(pending)
+                bar.update(len(pending))
+            bar.update(total - bar.pos)
+    finally:
+        await cx.db.close()
+    for p in sorted(rejected, key=lambda p: p.index or 0):
+        click.echo(f"line {p.index}: {p.field}: {p.message}")
+    bad_lines = len({p.index for p in rejected})
+    click.echo(f"{accepted} stored, {duplicates} already known, {bad_lines} rejected, {alerts_raised} alerts raised")
+    if rejected:
+        sys.exit(1)
+
+
+# ---- demo -----------------------------------------------------------------------------------
+
+
+@main.command()
+@run
+async def demo() -> None:
+    """Load the example dealers, feed sample responses and show the alerts they raise."""
+    s = settings()
+    cx = await app.open_context(s)
+    try:
+        await sample.run(cx, s, click.echo)
+    finally:
+        await cx.db.close()

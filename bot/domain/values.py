@@ -1,0 +1,208 @@
+"""Plain values shared by every layer: kinds, statuses, channels, actors and alert records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, Mapping
+
+
+class Kind(StrEnum):
+    HOT_ALERT = "hot_alert"
+    SALES_OPPORTUNITY = "sales_opportunity"
+    DETRACTOR = "detractor"
+    COMPLAINT = "complaint"
+
+    @property
+    def prefix(self) -> str:
+        return _PREFIX[self]
+
+    @property
+    def title(self) -> str:
+        return _TITLE[self]
+
+
+_PREFIX = {
+    Kind.HOT_ALERT: "HA",
+    Kind.SALES_OPPORTUNITY: "SO",
+    Kind.DETRACTOR: "DT",
+    Kind.COMPLAINT: "CO",
+}
+_TITLE = {
+    Kind.HOT_ALERT: "Hot Alert",
+    Kind.SALES_OPPORTUNITY: "Sales Opportunity",
+    Kind.DETRACTOR: "Detractor",
+    Kind.COMPLAINT: "External complaint",
+}
+KIND_BY_PREFIX = {v: k for k, v in _PREFIX.items()}
+
+
+class Status(StrEnum):
+    NEW = "new"
+    ONGOING = "ongoing"
+    RESOLVED = "resolved"
+
+
+class Channel(StrEnum):
+    """Where a change came from; recorded in the alert history."""
+
+    SLACK = "slack"
+    EMAIL = "email"
+    API = "api"
+    CLI = "cli"
+    SYSTEM = "system"
+
+
+class Survey(StrEnum):
+    SALES = "sales"
+    SERVICE = "service"
+    LOST_SALES = "lost_sales"
+
+
+class DealerType(StrEnum):
+    DEALER = "dealer"
+    SERVICE_PARTNER = "service_partner"
+
+
+class Role(StrEnum):
+    STAFF = "staff"
+    MANAGER = "manager"
+    REGIONAL = "regional"
+    ADMIN = "admin"
+
+
+class CustomerKind(StrEnum):
+    PERSON = "person"
+    COMPANY = "company"
+
+
+class Scope(StrEnum):
+    """What an API key may do; admin includes the others."""
+
+    INTAKE = "intake"
+    READ = "read"
+    ADMIN = "admin"
+
+
+class HistoryEvent(StrEnum):
+    STATUS = "status"
+    COMMENT = "comment"
+    CREATED = "created"
+
+
+ANONYMOUS = "Anonymous"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks for a change. `dealers` is None for an actor with access to every dealer
+    (a bootstrap API key, the CLI operator, the system); people are resolved from `identity`."""
+
+    channel: Channel
+    identity: str
+    dealers: frozenset[str] | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.channel}:{self.identity}" if self.channel is not Channel.SYSTEM else "system"
+
+    def may_see(self, dealer: str) -> bool:
+        return self.dealers is None or dealer in self.dealers
+
+
+SYSTEM = Actor(Channel.SYSTEM, "cxbot")
+
+
+@dataclass(frozen=True)
+class Phones:
+    home: str | None = None
+    work: str | None = None
+    mobile: str | None = None
+
+
+@dataclass(frozen=True)
+class CustomerIn:
+    """The customer as one response describes it; only `id` is required."""
+
+    id: str
+    kind: CustomerKind | None = None
+    name: str | None = None
+    email: str | None = None
+    phones: Phones = field(default_factory=Phones)
+    language: str | None = None
+    customer_number: str | None = None
+    salesperson_email: str | None = None
+
+
+@dataclass(frozen=True)
+class ContactIn:
+    name: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True)
+class SurveyResponse:
+    """One survey answer, converted from the wire format."""
+
+    id: str
+    survey: Survey
+    dealer: str
+    submitted_at: datetime
+    customer: CustomerIn
+    contact: ContactIn | None = None
+    purchase_date: date | None = None
+    service_date: date | None = None
+    segment: int | None = None
+    anonymous: bool = False
+    nps: int | None = None
+    scores: Mapping[str, int] = field(default_factory=dict)
+    comment: str | None = None
+    publish_consent: bool = False
+    answers: Mapping[str, Any] = field(default_factory=dict)
+    test_drive_requested_at: datetime | None = None
+    test_drive_source: str | None = None
+    purchased_at: datetime | None = None
+    ordered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """An alert as stored."""
+
+    id: str
+    kind: Kind
+    dealer: str
+    customer_id: str | None
+    response_id: str | None
+    status: Status
+    created_at: datetime
+    due_at: datetime | None
+    handled_at: datetime | None = None
+    resolved_at: datetime | None = None
+    escalation_level: int = 0
+    escalated_at: datetime | None = None
+
+    def overdue(self, now: datetime) -> bool:
+        return self.handled_at is None and self.due_at is not None and self.due_at < now
+
+    @property
+    def on_time(self) -> bool | None:
+        """None while unhandled or for kinds with no due time."""
+        if self.due_at is None or self.handled_at is None:
+            return None
+        return self.handled_at <= self.due_at
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    alert_id: str
+    at: datetime
+    channel: Channel
+    actor: str
+    event: HistoryEvent
+    old_status: Status | None
+    new_status: Status | None
+    note: str
+    person_id: int | None = None

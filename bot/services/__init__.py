@@ -1,0 +1,18 @@
+"""One module per workflow; each public function is one unit of work with its own transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.domain.clock import Clock, SystemClock
+from bot.domain.rules import Rules
+from storage.database import Database
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every service needs, built once in bot/app.py and passed explicitly."""
+
+    db: Database
+    rules: Rules = field(default_factory=Rules)
+    clock: Clock = field(default_factory=SystemClock)

@@ -1,0 +1,248 @@
+"""Survey-response intake: store responses, apply the alert rules, open and close alerts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, datetime
+from typing import Any, Sequence
+
+from bot.domain import rules as R
+from bot.domain.errors import Conflict, InvalidInput, Problem
+from bot.domain.status import system_close
+from bot.domain.values import SYSTEM, Alert, CustomerIn, HistoryEntry, HistoryEvent, Kind, Phones, Status, SurveyResponse
+from bot.services import Context
+from storage.database import Tx
+from storage.repositories.customers import CustomerState, FlagUpdate
+
+Key = tuple[str, str]
+
+
+@dataclass
+class IntakeResult:
+    accepted: list[str] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    closed: list[Alert] = field(default_factory=list)  # detractor alerts closed by a newer answer
+    rejected: list[Problem] = field(default_factory=list)  # only when partial=True
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, date):
+        return v.isoformat()
+    return str(v)
+
+
+def content_hash(r: SurveyResponse) -> str:
+    """Identifies a response's content, so a resend of the same answer is a harmless duplicate.
+    Taken after anonymization, so no personal data survives even as a hash."""
+    data = asdict(_without_personal_data(r)) if r.anonymous else asdict(r)
+    raw = json.dumps(data, sort_keys=True, default=_plain, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _without_personal_data(r: SurveyResponse) -> SurveyResponse:
+    c = r.customer
+    return replace(
+        r,
+        customer=CustomerIn(c.id, c.kind, None, None, Phones(), c.language, c.customer_number, c.salesperson_email),
+        contact=None,
+        purchase_date=None,
+        service_date=None,
+    )
+
+
+async def unknown_dealers(cx: Context, codes: Sequence[str]) -> set[str]:
+    async with cx.db.read() as tx:
+        return set(codes) - await tx.dealers.known(codes)
+
+
+async def ingest(cx: Context, responses: Sequence[SurveyResponse], *, partial: bool = False) -> IntakeResult:
+    """Store a batch of responses in one transaction and open the alerts they raise.
+
+    A response id already stored with the same content is a duplicate and changes nothing; with
+    different content it is a conflict. Unknown dealers are invalid input. Unless `partial`,
+    any conflict or invalid item rejects the whole batch and nothing is stored; with `partial`
+    (CSV import) those items are reported in `rejected` and the rest is stored."""
+    now = cx.clock.now()
+    hashes = [content_hash(r) for r in responses]
+    result = IntakeResult()
+    async with cx.db.transaction() as tx:
+        known = await tx.dealers.known([r.dealer for r in responses])
+        stored = await tx.responses.hashes([r.id for r in responses])
+        problems: list[Problem] = []
+        conflicts: list[str] = []
+        fresh: list[SurveyResponse] = []
+        seen: dict[str, str] = {}
+        for i, (r, h) in enumerate(zip(responses, hashes)):
+            if r.dealer not in known:
+                problems.append(Problem("dealer_id", f"unknown dealer {r.dealer!r}", i))
+                continue
+            prior = stored.get(r.id) or seen.get(r.id)
+            if prior is None:
+                seen[r.id] = h
+                fresh.append(r)
+            elif prior == h:
+                result.duplicates.append(r.id)
+            else:
+                conflicts.append(r.id)
+                problems.append(Problem("id", f"response {r.id!r} is already stored with different content", i))
+        if not partial:
+            if conflicts:
+                raise Conflict(f"already stored with different content: {', '.join(conflicts)}", conflicts)
+            if problems:
+                raise InvalidInput(problems)
+        result.rejected = problems
+        if fresh:
+            await _store(cx, tx, fresh, {r.id: h for r, h in zip(responses, hashes)}, now, result)
+    return result
+
+
+async def _store(cx: Context, tx: Tx, fresh: list[SurveyResponse], hashes: dict[str, str], now: datetime, result: IntakeResult) -> None:
+    await tx.customers.upsert_many(_customer_rows(fresh), now)
+    keys = sorted({(r.dealer, r.customer.id) for r in fresh})
+    states = await tx.customers.states(keys)
+    anonymized = {k for k, s in states.items() if s.anonymized}
+    await tx.responses.insert_many([_response_row(r, hashes[r.id], now, (r.dealer, r.customer.id) in anonymized) for r in fresh])
+    newly_anonymous = sorted({(r.dealer, r.customer.id) for r in fresh if r.anonymous})
+    if newly_anonymous:
+        await tx.customers.forget_response_details(newly_anonymous)
+    result.accepted = [r.id for r in fresh]
+
+    # Alerts raised by single responses.
+    wanted: list[tuple[Kind, SurveyResponse]] = [(k, r) for r in fresh for k in R.response_alert_kinds(r, cx.rules)]
+    # The detractor flag follows each customer's newest NPS answer.
+    flag_updates, raise_for, clear_for = _detractor_changes(cx.rules, fresh, states, now)
+    await tx.customers.set_flags(flag_updates, now)
+    if raise_for or clear_for:
+        open_dt = await tx.alerts.open_for_customers(Kind.DETRACTOR, sorted(set(raise_for) | set(clear_for)))
+        wanted += [(Kind.DETRACTOR, r) for key, r in sorted(raise_for.items()) if key not in open_dt]
+        closures = [
+            system_close(open_dt[key], SYSTEM, note, now) for key, note in sorted(clear_for.items()) if key in open_dt
+        ]
+        for change in closures:
+            await tx.alerts.save(change.after, now)
+        await tx.history.append([c.entry for c in closures])
+        result.closed = [c.after for c in closures]
+
+    alerts: list[Alert] = []
+    history: list[HistoryEntry] = []
+    for kind in Kind:
+        batch = [r for k, r in wanted if k is kind]
+        if not batch:
+            continue
+        ids = await tx.alerts.allocate_ids(kind, len(batch))
+        for id_, r in zip(ids, batch):
+            alerts.append(
+                Alert(id_, kind, r.dealer, r.customer.id, r.id, Status.NEW, now, cx.rules.due_at(kind, now))
+            )
+            history.append(HistoryEntry(id_, now, SYSTEM.channel, SYSTEM.label, HistoryEvent.CREATED, None, Status.NEW, R.reason(kind, r, cx.rules)))
+    await tx.alerts.insert_many(alerts, now)
+    await tx.history.append(history)
+    result.alerts = alerts
+
+
+def _detractor_changes(
+    rules: R.Rules, fresh: list[SurveyResponse], states: dict[Key, CustomerState], now: datetime
+) -> tuple[list[FlagUpdate], dict[Key, SurveyResponse], dict[Key, str]]:
+    """Per customer: the new newest answer, whether it sets or clears the flag; which customers
+    need a detractor alert (keyed to the answer that set the flag) and which need theirs closed."""
+    latest: dict[Key, R.Latest | None] = {k: s.latest for k, s in states.items()}
+    newest: dict[Key, SurveyResponse] = {}
+    for r in fresh:  # in arrival order, so a tie on submitted_at goes to the later one
+        key = (r.dealer, r.customer.id)
+        if R.is_newer(r, latest.get(key)):
+            assert r.nps is not None
+            latest[key] = R.Latest(r.id, r.submitted_at, r.nps)
+            newest[key] = r
+    updates: list[FlagUpdate] = []
+    raise_for: dict[Key, SurveyResponse] = {}
+    clear_for: dict[Key, str] = {}
+    for key, r in newest.items():
+        state = states[key]
+        now_flag = R.is_detractor(r.nps, r.dealer, rules)
+        if now_flag:
+            since = now if not state.detractor else None
+            updates.append(FlagUpdate(key, latest[key], True, r.id, since))  # type: ignore[arg-type]
+            raise_for[key] = r
+        else:
+            updates.append(FlagUpdate(key, latest[key], False, None, None))  # type: ignore[arg-type]
+            if state.detractor:
+                clear_for[key] = (
+                    f"Detractor flag cleared: the customer's most recent answer ({r.id}, "
+                    f"{r.submitted_at:%Y-%m-%d}) is NPS {r.nps}, no longer a detractor score."
+                )
+    return updates, raise_for, clear_for
+
+
+def _customer_rows(fresh: list[SurveyResponse]) -> list[dict[str, Any]]:
+    """One row per customer; within a batch later answers fill in and override fields."""
+    rows: dict[Key, dict[str, Any]] = {}
+    for r in fresh:
+        c = r.customer
+        row = rows.setdefault(
+            (r.dealer, c.id),
+            {
+                "dealer_code": r.dealer,
+                "customer_id": c.id,
+                "anonymized": False,
+                **{k: None for k in ("kind", "name", "email", "phone_home", "phone_work", "phone_mobile", "language", "customer_number", "salesperson_email")},
+            },
+        )
+        given = {
+            "kind": c.kind,
+            "language": c.language,
+            "customer_number": c.customer_number,
+            "salesperson_email": c.salesperson_email,
+        }
+        if r.anonymous:
+            row["anonymized"] = True
+        else:
+            given |= {"name": c.name, "email": c.email, "phone_home": c.phones.home, "phone_work": c.phones.work, "phone_mobile": c.phones.mobile}
+        row.update({k: v for k, v in given.items() if v is not None})
+    for row in rows.values():
+        if row["anonymized"]:
+            row.update(name=None, email=None, phone_home=None, phone_work=None, phone_mobile=None)
+    return list(rows.values())
+
+
+def _response_row(r: SurveyResponse, h: str, now: datetime, anonymized: bool) -> dict[str, Any]:
+    personal = not (r.anonymous or anonymized)
+    contact = r.contact if personal else None
+    return {
+        "id": r.id,
+        "survey": r.survey,
+        "dealer_code": r.dealer,
+        "customer_id": r.customer.id,
+        "contact_name": contact.name if contact else None,
+        "contact_email": contact.email if contact else None,
+        "contact_phone": contact.phone if contact else None,
+        "submitted_at": r.submitted_at,
+        "received_at": now,
+        "purchase_date": r.purchase_date if personal else None,
+        "service_date": r.service_date if personal else None,
+        "segment": r.segment,
+        "nps": r.nps,
+        "scores": dict(r.scores),
+        "answers": _answers(r),
+        "comment": r.comment,
+        "anonymous": r.anonymous,
+        "publish_consent": r.publish_consent,
+        "content_hash": h,
+    }
+
+
+def _answers(r: SurveyResponse) -> dict[str, Any]:
+    """The free answers plus the lost-sales fields, as received."""
+    extra = {
+        "test_drive_requested_at": r.test_drive_requested_at,
+        "test_drive_source": r.test_drive_source,
+        "purchased_at": r.purchased_at,
+        "ordered_at": r.ordered_at,
+    }
+    out = dict(r.answers)
+    out.update({k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in extra.items() if v is not None})
+    return out

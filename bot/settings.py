@@ -1,0 +1,212 @@
+"""Settings: environment variables prefixed CXBOT_, over an optional TOML file named by CXBOT_CONFIG.
+
+Each group reads its own prefix (CXBOT_HTTP_PORT, CXBOT_SMTP_HOST …) and its own table of the file
+(`[http]`, `[smtp]` …); the rules come from the file's `[rules]` table. Loaded once, frozen."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+
+from bot.domain.rules import DEFAULT_KINDS, DealerRules, KindRules, Rules
+from bot.domain.values import Kind
+
+
+class SettingsError(Exception):
+    """A setting is wrong or missing; the message names it."""
+
+
+def _config_file() -> dict[str, Any]:
+    path = os.environ.get("CXBOT_CONFIG")
+    if not path:
+        return {}
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise SettingsError(f"CXBOT_CONFIG: no such file {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"CXBOT_CONFIG: {path} is not valid TOML: {e}") from None
+
+
+class _FileTable(PydanticBaseSettingsSource):
+    """One table of the CXBOT_CONFIG file; environment variables win over it."""
+
+    def __init__(self, settings_cls: type[BaseSettings], table: str) -> None:
+        super().__init__(settings_cls)
+        value = _config_file().get(table, {}) if table else {k: v for k, v in _config_file().items() if not isinstance(v, dict)}
+        self.data = value if isinstance(value, dict) else {}
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+class _Group(BaseSettings):
+    table: ClassVar[str] = ""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _FileTable(settings_cls, cls.table))
+
+
+class CoreSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="CXBOT_", frozen=True, extra="ignore")
+    table: ClassVar[str] = ""
+    database_url: str = "sqlite+aiosqlite:///./cxbot.db"
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    log_level: str = "info"
+    log_format: str = "console"  # console | json
+    config: str | None = None
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [k.strip() for k in v.split(",") if k.strip()]
+        return v
+
+    @field_validator("api_keys")
+    @classmethod
+    def _long_enough(cls, v: list[SecretStr]) -> list[SecretStr]:
+        for key in v:
+            if len(key.get_secret_value()) < 16:
+                raise ValueError("each key must have at least 16 characters")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, v: str) -> str:
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, v: str) -> str:
+        if v.lower() not in ("debug", "info", "warning", "error"):
+            raise ValueError("must be debug, info, warning or error")
+        return v.lower()
+
+    @field_validator("log_format")
+    @classmethod
+    def _format(cls, v: str) -> str:
+        if v not in ("console", "json"):
+            raise ValueError("must be console or json")
+        return v
+
+
+class HttpSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="CXBOT_HTTP_", frozen=True, extra="ignore")
+    table: ClassVar[str] = "http"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_batch: int = Field(default=1000, ge=1, le=100_000)
+
+
+class _KindRulesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    due_hours: float | None = Field(default=None, ge=0)
+    escalation_hours: list[float] | None = None  # after due, one entry per level
+    reminder_hours: float | None = Field(default=None, ge=0)  # before due
+
+
+class _DealerRulesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    hot_alert_max_nps: int | None = Field(default=None, ge=0, le=10)
+    hot_alert_max_score: int | None = Field(default=None, ge=1, le=5)
+    detractor_max_nps: int | None = Field(default=None, ge=0, le=10)
+
+
+class RulesSettings(_Group):
+    """`[rules]` in the config file; CXBOT_RULES_DETRACTOR_MAX_NPS=7 and the like win over it."""
+
+    model_config = SettingsConfigDict(env_prefix="CXBOT_RULES_", env_nested_delimiter="__", frozen=True, extra="forbid")
+    table: ClassVar[str] = "rules"
+    hot_alert_max_nps: int = Field(default=6, ge=0, le=10)
+    hot_alert_max_score: int = Field(default=2, ge=1, le=5)
+    score_max: dict[str, int] = Field(default_factory=dict)
+    detractor_max_nps: int = Field(default=6, ge=0, le=10)
+    sales_opportunity_lookback_days: int = Field(default=120, ge=1)
+    hot_alert: _KindRulesIn = _KindRulesIn()
+    sales_opportunity: _KindRulesIn = _KindRulesIn()
+    detractor: _KindRulesIn = _KindRulesIn()
+    complaint: _KindRulesIn = _KindRulesIn()
+    dealers: dict[str, _DealerRulesIn] = Field(default_factory=dict)
+
+    def to_rules(self) -> Rules:
+        kinds: dict[Kind, KindRules] = {}
+        for kind in Kind:
+            base = DEFAULT_KINDS[kind]
+            given: _KindRulesIn = getattr(self, kind.value)
+            due = base.due if given.due_hours is None else timedelta(hours=given.due_hours)
+            if kind is Kind.DETRACTOR and given.due_hours is not None:
+                due = None  # detractors have no due time by definition
+            esc = base.escalation_after_due if given.escalation_hours is None else tuple(timedelta(hours=h) for h in given.escalation_hours)
+            rem = base.reminder_before_due if given.reminder_hours is None else timedelta(hours=given.reminder_hours)
+            kinds[kind] = KindRules(due, esc, rem)
+        return Rules(
+            hot_alert_max_nps=self.hot_alert_max_nps,
+            hot_alert_max_score=self.hot_alert_max_score,
+            score_max=dict(self.score_max),
+            detractor_max_nps=self.detractor_max_nps,
+            sales_opportunity_lookback=timedelta(days=self.sales_opportunity_lookback_days),
+            kinds=kinds,
+            dealers={code: DealerRules(**d.model_dump()) for code, d in self.dealers.items()},
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    core: CoreSettings
+    http: HttpSettings
+    rules: Rules
+
+    @property
+    def database_url(self) -> str:
+        return self.core.database_url
+
+
+ENV_NAMES = {"core": "CXBOT_", "http": "CXBOT_HTTP_", "rules": "CXBOT_RULES_"}
+
+
+def _explain(group: str, err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = "__".join(str(p) for p in first["loc"])
+    name = f"{ENV_NAMES[group]}{loc}".upper()
+    value = first.get("input")
+    shown = "" if "key" in loc.lower() or "password" in loc.lower() or isinstance(value, dict) else f" (got {value!r})"
+    return f"{name}: {first['msg']}{shown}"
+
+
+def load_settings() -> Settings:
+    """Read and check every setting; a wrong one raises SettingsError naming it."""
+    groups: dict[str, Any] = {}
+    for name, cls in (("core", CoreSettings), ("http", HttpSettings), ("rules", RulesSettings)):
+        try:
+            groups[name] = cls()
+        except ValidationError as e:
+            raise SettingsError(_explain(name, e)) from None
+    if groups["core"].database_url.startswith("sqlite"):
+        folder = Path(groups["core"].database_url.split(":///", 1)[-1]).expanduser().parent
+        if not folder.is_dir():
+            raise SettingsError(f"CXBOT_DATABASE_URL: folder {folder} does not exist")
+    return Settings(core=groups["core"], http=groups["http"], rules=groups["rules"].to_rules())

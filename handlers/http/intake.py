@@ -1,0 +1,93 @@
+"""POST /api/v1/responses: the survey platform's way in."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from bot.domain.errors import InvalidInput, NotAllowed, Problem
+from bot.domain.values import Scope
+from bot.services import intake
+from bot.services.keys import Principal
+from handlers.http.common import alert_json, read_body, scoped, state
+from handlers.wire import parse_responses
+
+router = APIRouter(tags=["intake"])
+
+_BODY_DOC = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"$ref": "#/components/schemas/ResponseWire"},
+                        {
+                            "type": "object",
+                            "properties": {"responses": {"type": "array", "items": {"$ref": "#/components/schemas/ResponseWire"}, "maxItems": 1000}},
+                            "required": ["responses"],
+                        },
+                    ]
+                }
+            }
+        },
+    },
+    "responses": {
+        "200": {"description": "Every response was already stored with the same content; nothing was created."},
+        "202": {"description": "Stored: `accepted` new responses, `duplicates` already known, the `alerts` raised."},
+        "401": {"description": "Missing or unknown key."},
+        "403": {"description": "The key is not allowed for a dealer in the request."},
+        "409": {"description": "A known response id came with different content; nothing was stored."},
+        "413": {"description": "The body is over the size limit."},
+        "422": {"description": "`errors`: one entry per wrong field (`index`, `field`, `message`); nothing was stored."},
+    },
+}
+
+
+def _items(body: bytes) -> list[Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput([Problem("body", "is not valid JSON")]) from None
+    if isinstance(data, dict) and "responses" in data:
+        items = data["responses"]
+        if not isinstance(items, list):
+            raise InvalidInput([Problem("responses", "must be a list of responses")])
+        extra = sorted(set(data) - {"responses"})
+        if extra:
+            raise InvalidInput([Problem(k, "is not a field of a batch (only `responses`)") for k in extra])
+        return items
+    if isinstance(data, dict):
+        return [data]
+    raise InvalidInput([Problem("body", "must be a response object or {\"responses\": [...]}")])
+
+
+@router.post("/api/v1/responses", status_code=202, openapi_extra=_BODY_DOC, summary="Submit survey responses")
+async def post_responses(request: Request, who: Principal = scoped(Scope.INTAKE)) -> JSONResponse:
+    st = state(request)
+    items = _items(await read_body(request, st.limits.max_body_bytes))
+    if not items:
+        raise InvalidInput([Problem("responses", "must hold at least one response")])
+    if len(items) > st.limits.max_batch:
+        raise InvalidInput([Problem("responses", f"holds {len(items)} responses; at most {st.limits.max_batch} per request")])
+    for item in items:
+        dealer = item.get("dealer_id") if isinstance(item, dict) else None
+        if isinstance(dealer, str) and not who.actor.may_see(dealer.strip()):
+            raise NotAllowed(f"this key is not allowed for dealer {dealer!r}")
+    responses, problems = parse_responses(items)
+    if problems:
+        named = {i: item["dealer_id"].strip() for i, item in enumerate(items) if isinstance(item, dict) and isinstance(item.get("dealer_id"), str)}
+        unknown = await intake.unknown_dealers(st.cx, sorted(set(named.values())))
+        problems += [Problem("dealer_id", f"unknown dealer {code!r}", i) for i, code in named.items() if code in unknown]
+        raise InvalidInput(sorted(problems, key=lambda p: (p.index or 0, p.field)))
+    result = await intake.ingest(st.cx, responses)
+    now = st.cx.clock.now()
+    body = {
+        "accepted": len(result.accepted),
+        "duplicates": len(result.duplicates),
+        "alerts": [{**{k: v for k, v in alert_json(a, now).items() if k in ("id", "kind", "due_at")}, "response_id": a.response_id} for a in result.alerts],
+    }
+    return JSONResponse(body, status_code=202 if result.accepted else 200)

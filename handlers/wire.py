@@ -1,0 +1,173 @@
+"""The survey-response wire format (JSON API and CSV import), checked field by field."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, TypeAdapter, ValidationError, field_validator, model_validator
+
+from bot.domain.errors import Problem
+from bot.domain.values import ContactIn, CustomerIn, CustomerKind, Phones, Survey, SurveyResponse
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
+Lang = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z]{2,3}([-_][a-z0-9]{2,8})?$")]
+Score = Annotated[StrictInt, Field(ge=1, le=5)]
+_EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+
+
+def _email(v: str | None) -> str | None:
+    if v is None:
+        return None
+    v = v.strip()
+    if not v:
+        return None
+    if len(v) > 320 or not _EMAIL.match(v):
+        raise ValueError("is not an email address")
+    return v
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PhonesWire(_Strict):
+    home: Phone | None = None
+    work: Phone | None = None
+    mobile: Phone | None = None
+
+
+class CustomerWire(_Strict):
+    id: Id
+    kind: Literal["person", "company"] | None = None
+    name: Text | None = None
+    email: str | None = None
+    phones: PhonesWire | None = None
+    language: Lang | None = None
+    customer_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
+    salesperson_email: str | None = None
+
+    _emails = field_validator("email", "salesperson_email")(_email)
+
+
+class ContactWire(_Strict):
+    name: Text | None = None
+    email: str | None = None
+    phone: Phone | None = None
+
+    _emails = field_validator("email")(_email)
+
+
+class ResponseWire(_Strict):
+    id: Id
+    survey: Survey
+    dealer_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+    submitted_at: AwareDatetime
+    purchase_date: date | None = None
+    service_date: date | None = None
+    segment: Literal[1, 2, 3] | None = None
+    customer: CustomerWire
+    contact: ContactWire | None = None
+    anonymous: StrictBool = False
+    nps: Annotated[StrictInt, Field(ge=0, le=10)] | None = None
+    scores: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Score] = Field(default_factory=dict)
+    comment: Annotated[str, StringConstraints(max_length=20_000)] | None = None
+    publish_consent: StrictBool = False
+    answers: dict[str, Any] = Field(default_factory=dict)
+    test_drive_requested_at: AwareDatetime | None = None
+    test_drive_source: Text | None = None
+    purchased_at: AwareDatetime | None = None
+    ordered_at: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _survey_fields(self) -> ResponseWire:
+        if self.segment is not None and self.survey is not Survey.SERVICE:
+            raise ValueError("segment: only service responses have a car segment")
+        for key in ("contact_requested", "still_considering", "wants_contact"):
+            if key in self.answers and not isinstance(self.answers[key], bool):
+                raise ValueError(f"answers.{key}: must be true or false")
+        return self
+
+    def to_domain(self) -> SurveyResponse:
+        c = self.customer
+        phones = c.phones or PhonesWire()
+        return SurveyResponse(
+            id=self.id,
+            survey=self.survey,
+            dealer=self.dealer_id,
+            submitted_at=self.submitted_at,
+            customer=CustomerIn(
+                id=c.id,
+                kind=CustomerKind(c.kind) if c.kind else None,
+                name=c.name or None,
+                email=c.email,
+                phones=Phones(phones.home or None, phones.work or None, phones.mobile or None),
+                language=c.language,
+                customer_number=c.customer_number or None,
+                salesperson_email=c.salesperson_email,
+            ),
+            contact=ContactIn(self.contact.name, self.contact.email, self.contact.phone) if self.contact else None,
+            purchase_date=self.purchase_date,
+            service_date=self.service_date,
+            segment=self.segment,
+            anonymous=self.anonymous,
+            nps=self.nps,
+            scores=dict(self.scores),
+            comment=self.comment,
+            publish_consent=self.publish_consent,
+            answers=dict(self.answers),
+            test_drive_requested_at=self.test_drive_requested_at,
+            test_drive_source=self.test_drive_source,
+            purchased_at=self.purchased_at,
+            ordered_at=self.ordered_at,
+        )
+
+
+_ONE = TypeAdapter(ResponseWire)
+
+
+def problems_of(err: ValidationError, index: int | None) -> list[Problem]:
+    """Pydantic's errors as one Problem per wrong field, named by its dotted path."""
+    out = []
+    for e in err.errors(include_url=False):
+        loc = ".".join(str(p) for p in e["loc"])
+        msg = str(e["msg"])
+        if e["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
+            if ": " in msg and not loc:  # model-level checks name their field first
+                loc, msg = msg.split(": ", 1)
+        elif e["type"] == "missing":
+            msg = "is required"
+        elif e["type"] == "extra_forbidden":
+            msg = "is not a field of a response"
+        elif e["type"] == "timezone_aware":
+            msg = "needs a UTC offset, e.g. 2026-10-01T09:30:00+02:00"
+        elif e["type"].startswith("datetime"):
+            msg = "must be an ISO 8601 time with a UTC offset, e.g. 2026-10-01T09:30:00+02:00"
+        elif e["type"].startswith("date"):
+            msg = "must be a date like 2026-10-01"
+        out.append(Problem(loc or "body", msg, index))
+    return out
+
+
+def parse_responses(items: list[Any]) -> tuple[list[SurveyResponse], list[Problem]]:
+    """Check every item; returns the converted responses and every problem found (by index)."""
+    good: list[SurveyResponse] = []
+    problems: list[Problem] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.append(Problem("body", "each response must be a JSON object", i))
+            continue
+        try:
+            good.append(_ONE.validate_python(item).to_domain())
+        except ValidationError as e:
+            problems += problems_of(e, i)
+    return good, problems
+
+
+def response_schema() -> dict[str, Any]:
+    """JSON Schema of one response, for the OpenAPI document."""
+    return ResponseWire.model_json_schema(ref_template="#/components/schemas/{model}")

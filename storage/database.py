@@ -1,0 +1,131 @@
+"""The database: engines, transactions, and the repositories a transaction offers."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from functools import cached_property
+from typing import Any, AsyncIterator
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from storage.repositories.alerts import AlertsRepo
+from storage.repositories.customers import CustomersRepo
+from storage.repositories.dealers import DealersRepo, PeopleRepo
+from storage.repositories.history import HistoryRepo
+from storage.repositories.keys import KeysRepo
+from storage.repositories.responses import ResponsesRepo
+
+
+class DatabaseUnavailable(Exception):
+    """The database named by the settings cannot be reached or opened."""
+
+
+class Tx:
+    """One transaction and the repositories that work inside it."""
+
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        self.conn = conn
+        self.dialect = dialect
+
+    @cached_property
+    def alerts(self) -> AlertsRepo:
+        return AlertsRepo(self.conn, self.dialect)
+
+    @cached_property
+    def customers(self) -> CustomersRepo:
+        return CustomersRepo(self.conn, self.dialect)
+
+    @cached_property
+    def responses(self) -> ResponsesRepo:
+        return ResponsesRepo(self.conn, self.dialect)
+
+    @cached_property
+    def dealers(self) -> DealersRepo:
+        return DealersRepo(self.conn, self.dialect)
+
+    @cached_property
+    def people(self) -> PeopleRepo:
+        return PeopleRepo(self.conn, self.dialect)
+
+    @cached_property
+    def history(self) -> HistoryRepo:
+        return HistoryRepo(self.conn, self.dialect)
+
+    @cached_property
+    def keys(self) -> KeysRepo:
+        return KeysRepo(self.conn, self.dialect)
+
+
+def _sqlite_engine(url: str, pool_size: int, immediate: bool) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from the driver so writes can BEGIN IMMEDIATE: a deferred
+        # transaction that later wants to write fails with "database is locked" instead of waiting.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
+            cur.execute(f"PRAGMA {pragma}")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """Engines for one database URL. On SQLite every write goes through one connection (several
+    writers only queue in SQLite's busy handler) and reads use a small pool of their own."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            if parsed.database in (None, "", ":memory:"):
+                raise ValueError("an in-memory SQLite database cannot be shared; name a file")
+            self.engine = _sqlite_engine(url, 1, immediate=True)
+            self.reader = _sqlite_engine(url, 4, immediate=False)
+        elif self.dialect == "postgresql":
+            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            self.reader = self.engine
+        else:
+            raise ValueError(f"unsupported database {self.dialect!r}: use sqlite+aiosqlite:// or postgresql+asyncpg://")
+
+    @property
+    def display_url(self) -> str:
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        """A read-write transaction, committed when the block ends without an error."""
+        async with self.engine.begin() as conn:
+            yield Tx(conn, self.dialect)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        """A read-only view; never writes."""
+        async with self.reader.connect() as conn:
+            yield Tx(conn, self.dialect)
+
+    async def ping(self) -> None:
+        async with self.reader.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def check(self) -> None:
+        """Raise DatabaseUnavailable, naming the database, if it cannot be reached."""
+        try:
+            await self.ping()
+        except Exception as e:  # driver errors differ per dialect; the operator needs one line
+            reason = getattr(e, "orig", None) or e
+            raise DatabaseUnavailable(f"cannot open the database {self.display_url}: {str(reason).strip() or type(reason).__name__}") from None
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        if self.reader is not self.engine:
+            await self.reader.dispose()

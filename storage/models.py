@@ -1,0 +1,264 @@
+"""SQLAlchemy 2 models. Natural keys where other systems name things (dealer code, response id,
+alert id like HA-12), so bulk intake needs no RETURNING round trips."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bot.domain.values import Channel, CustomerKind, DealerType, HistoryEvent, Kind, Role, Scope, Status, Survey
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on SQLite (which stores naive text) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _enum(cls: type, name: str) -> Enum:
+    # Stored as plain strings with a CHECK-free VARCHAR: adding a value later needs no migration dance.
+    return Enum(cls, name=name, native_enum=False, create_constraint=False, length=32, values_callable=lambda e: [m.value for m in e])
+
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Dealer(Base):
+    __tablename__ = "dealers"
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    brand: Mapped[str | None] = mapped_column(String(100))
+    region: Mapped[str | None] = mapped_column(String(100))
+    type: Mapped[DealerType] = mapped_column(_enum(DealerType, "dealer_type"), default=DealerType.DEALER)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Person(Base):
+    __tablename__ = "people"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class SlackIdentity(Base):
+    """A person's Slack user in one workspace: Slack user ids are only unique per team."""
+
+    __tablename__ = "slack_identities"
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+
+
+class Grant(Base):
+    __tablename__ = "grants"
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), primary_key=True)
+    dealer_code: Mapped[str] = mapped_column(ForeignKey("dealers.code", ondelete="CASCADE"), primary_key=True, index=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+
+
+class Route(Base):
+    """Where a dealer's alerts of one kind go first."""
+
+    __tablename__ = "routes"
+    dealer_code: Mapped[str] = mapped_column(ForeignKey("dealers.code", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[Kind] = mapped_column(_enum(Kind, "kind"), primary_key=True)
+    slack_team: Mapped[str | None] = mapped_column(String(32))
+    slack_channel: Mapped[str | None] = mapped_column(String(64))
+    emails: Mapped[list[str]] = mapped_column(Json, default=list)
+
+
+class EscalationTarget(Base):
+    """Who an unhandled alert reaches at each escalation level: a channel, addresses, or a role
+    of the dealer's grants (e.g. every manager of that dealer)."""
+
+    __tablename__ = "escalation_targets"
+    dealer_code: Mapped[str] = mapped_column(ForeignKey("dealers.code", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[Kind] = mapped_column(_enum(Kind, "kind"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_team: Mapped[str | None] = mapped_column(String(32))
+    slack_channel: Mapped[str | None] = mapped_column(String(64))
+    emails: Mapped[list[str]] = mapped_column(Json, default=list)
+    role: Mapped[Role | None] = mapped_column(_enum(Role, "role"))
+
+
+class Customer(Base):
+    """Keyed by (dealer, customer id): dealer-system numbers repeat across dealers."""
+
+    __tablename__ = "customers"
+    dealer_code: Mapped[str] = mapped_column(ForeignKey("dealers.code"), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    kind: Mapped[CustomerKind | None] = mapped_column(_enum(CustomerKind, "customer_kind"))  # None: not told
+    name: Mapped[str | None] = mapped_column(String(200))
+    customer_number: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone_home: Mapped[str | None] = mapped_column(String(50))
+    phone_work: Mapped[str | None] = mapped_column(String(50))
+    phone_mobile: Mapped[str | None] = mapped_column(String(50))
+    language: Mapped[str | None] = mapped_column(String(8))
+    salesperson_email: Mapped[str | None] = mapped_column(String(320))
+    # contact permissions and preferences (seed 003): {"email": true, "phone": false, ...}
+    contact_permissions: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    preferred_contact: Mapped[str | None] = mapped_column(String(16))
+    best_time: Mapped[str | None] = mapped_column(String(100))
+    last_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    anonymized: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The newest answer with an NPS score, which the detractor flag follows.
+    latest_response_id: Mapped[str | None] = mapped_column(String(100))
+    latest_submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    latest_nps: Mapped[int | None] = mapped_column(Integer)
+    detractor: Mapped[bool] = mapped_column(Boolean, default=False)
+    detractor_response_id: Mapped[str | None] = mapped_column(String(100))
+    detractor_since: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_customers_dealer_email", "dealer_code", "email"),)
+
+
+class Response(Base):
+    __tablename__ = "responses"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    survey: Mapped[Survey] = mapped_column(_enum(Survey, "survey"))
+    dealer_code: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[str] = mapped_column(String(100))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    contact_phone: Mapped[str | None] = mapped_column(String(50))
+    submitted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    purchase_date: Mapped[date | None] = mapped_column(Date)
+    service_date: Mapped[date | None] = mapped_column(Date)
+    segment: Mapped[int | None] = mapped_column(Integer)
+    nps: Mapped[int | None] = mapped_column(Integer)
+    scores: Mapped[dict[str, int]] = mapped_column(Json, default=dict)
+    answers: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    comment: Mapped[str | None] = mapped_column(Text)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    publish_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (
+        ForeignKeyConstraint(["dealer_code", "customer_id"], ["customers.dealer_code", "customers.customer_id"]),
+        # "a customer's latest responses"
+        Index("ix_responses_customer_submitted", "dealer_code", "customer_id", "submitted_at"),
+    )
+
+
+class AlertRow(Base):
+    __tablename__ = "alerts"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # HA-12
+    kind: Mapped[Kind] = mapped_column(_enum(Kind, "kind"))
+    number: Mapped[int] = mapped_column(Integer)
+    dealer_code: Mapped[str] = mapped_column(ForeignKey("dealers.code"))
+    customer_id: Mapped[str | None] = mapped_column(String(100))
+    response_id: Mapped[str | None] = mapped_column(ForeignKey("responses.id"))
+    status: Mapped[Status] = mapped_column(_enum(Status, "status"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        # "open alerts past due": only unhandled alerts are in this index, so it stays small.
+        Index(
+            "ix_alerts_unhandled_due",
+            "due_at",
+            postgresql_where=handled_at.is_(None),
+            sqlite_where=handled_at.is_(None),
+        ),
+        # "alerts of a dealer by status", newest first
+        Index("ix_alerts_dealer_status_created", "dealer_code", "status", "created_at"),
+        Index("ix_alerts_customer_kind", "dealer_code", "customer_id", "kind", "status"),
+        Index("ix_alerts_created", "created_at", "id"),
+        Index("ix_alerts_status_created", "status", "created_at"),
+    )
+
+
+class HistoryRow(Base):
+    """Append-only audit trail of every alert (ISO documentation of complaint handling)."""
+
+    __tablename__ = "alert_history"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    actor: Mapped[str] = mapped_column(String(200))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    event: Mapped[HistoryEvent] = mapped_column(_enum(HistoryEvent, "history_event"))
+    old_status: Mapped[Status | None] = mapped_column(_enum(Status, "status"))
+    new_status: Mapped[Status | None] = mapped_column(_enum(Status, "status"))
+    note: Mapped[str] = mapped_column(Text)
+
+
+class ApiKey(Base):
+    """Scoped API keys; only the SHA-256 of the key is stored (keys are 256-bit random)."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[Scope] = mapped_column(_enum(Scope, "scope"))
+    dealers: Mapped[list[str] | None] = mapped_column(Json)  # None = every dealer
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Counter(Base):
+    """Per-kind numbers for human alert ids (HA-1, HA-2 …)."""
+
+    __tablename__ = "counters"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)

@@ -1,0 +1,1 @@
+"""One repository per aggregate; methods are named for the question they answer."""

@@ -1,0 +1,143 @@
+"""Alerts and the per-kind counters behind their human ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import and_, or_, select, tuple_, update
+
+from bot.domain.status import alert_id
+from bot.domain.values import Alert, Kind, Status
+from storage.models import AlertRow, Counter
+from storage.repositories.base import Repo, chunks
+
+T = AlertRow.__table__
+C = Counter.__table__
+
+
+def to_alert(row: Any) -> Alert:
+    return Alert(
+        id=row.id,
+        kind=Kind(row.kind),
+        dealer=row.dealer_code,
+        customer_id=row.customer_id,
+        response_id=row.response_id,
+        status=Status(row.status),
+        created_at=row.created_at,
+        due_at=row.due_at,
+        handled_at=row.handled_at,
+        resolved_at=row.resolved_at,
+        escalation_level=row.escalation_level,
+        escalated_at=row.escalated_at,
+    )
+
+
+@dataclass(frozen=True)
+class AlertFilter:
+    status: Status | None = None
+    kind: Kind | None = None
+    dealers: frozenset[str] | None = None  # None = every dealer
+    overdue_at: datetime | None = None  # only unhandled alerts past due at this time
+    escalated: bool | None = None
+    customer: tuple[str, str] | None = None
+    open_only: bool = False
+
+
+class AlertsRepo(Repo):
+    async def allocate_ids(self, kind: Kind, n: int) -> list[str]:
+        """Reserve n consecutive numbers for `kind`; the row lock serialises concurrent intakes."""
+        value = await self.conn.scalar(
+            update(C).where(C.c.name == kind.prefix).values(value=C.c.value + n).returning(C.c.value)
+        )
+        if value is None:  # counter row missing (a database created before this kind existed)
+            await self.conn.execute(self.insert(C).values(name=kind.prefix, value=0).on_conflict_do_nothing())
+            return await self.allocate_ids(kind, n)
+        return [alert_id(kind, number) for number in range(value - n + 1, value + 1)]
+
+    async def insert_many(self, alerts: Sequence[Alert], now: datetime) -> None:
+        rows = [
+            {
+                "id": a.id,
+                "kind": a.kind,
+                "number": int(a.id.split("-")[1]),
+                "dealer_code": a.dealer,
+                "customer_id": a.customer_id,
+                "response_id": a.response_id,
+                "status": a.status,
+                "created_at": a.created_at,
+                "due_at": a.due_at,
+                "handled_at": a.handled_at,
+                "resolved_at": a.resolved_at,
+                "escalation_level": a.escalation_level,
+                "escalated_at": a.escalated_at,
+                "updated_at": now,
+            }
+            for a in alerts
+        ]
+        if rows:
+            await self.conn.execute(T.insert(), rows)
+
+    async def get(self, id_: str, *, lock: bool = False) -> Alert | None:
+        q = select(T).where(T.c.id == id_)
+        if lock and self.locks_rows:
+            q = q.with_for_update()
+        row = (await self.conn.execute(q)).first()
+        return to_alert(row) if row else None
+
+    async def save(self, alert: Alert, now: datetime) -> None:
+        await self.conn.execute(
+            update(T)
+            .where(T.c.id == alert.id)
+            .values(
+                status=alert.status,
+                handled_at=alert.handled_at,
+                resolved_at=alert.resolved_at,
+                escalation_level=alert.escalation_level,
+                escalated_at=alert.escalated_at,
+                updated_at=now,
+            )
+        )
+
+    async def open_for_customers(self, kind: Kind, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Alert]:
+        """The open (new or ongoing) alert of `kind` per customer, if any."""
+        found: dict[tuple[str, str], Alert] = {}
+        for part in chunks(list(keys)):
+            q = select(T).where(
+                T.c.kind == kind,
+                T.c.status != Status.RESOLVED,
+                tuple_(T.c.dealer_code, T.c.customer_id).in_(part),
+            )
+            for row in await self.conn.execute(q):
+                found[(row.dealer_code, row.customer_id)] = to_alert(row)
+        return found
+
+    async def of_responses(self, response_ids: Sequence[str]) -> list[Alert]:
+        out: list[Alert] = []
+        for part in chunks(list(response_ids)):
+            out += [to_alert(r) for r in await self.conn.execute(select(T).where(T.c.response_id.in_(part)))]
+        return out
+
+    async def find(self, f: AlertFilter, limit: int, after: tuple[datetime, str] | None = None) -> list[Alert]:
+        """Newest first; `after` is the (created_at, id) of the last item of the previous page."""
+        q = select(T)
+        if f.status is not None:
+            q = q.where(T.c.status == f.status)
+        if f.open_only:
+            q = q.where(T.c.status != Status.RESOLVED)
+        if f.kind is not None:
+            q = q.where(T.c.kind == f.kind)
+        if f.dealers is not None:
+            q = q.where(T.c.dealer_code.in_(sorted(f.dealers)))
+        if f.overdue_at is not None:
+            q = q.where(T.c.handled_at.is_(None), T.c.due_at < f.overdue_at)
+        if f.escalated is not None:
+            q = q.where(T.c.escalation_level > 0 if f.escalated else T.c.escalation_level == 0)
+        if f.customer is not None:
+            q = q.where(T.c.dealer_code == f.customer[0], T.c.customer_id == f.customer[1])
+        if after is not None:
+            at, last = after
+            q = q.where(or_(T.c.created_at < at, and_(T.c.created_at == at, T.c.id < last)))
+        q = q.order_by(T.c.created_at.desc(), T.c.id.desc()).limit(limit)
+        return [to_alert(r) for r in await self.conn.execute(q)]

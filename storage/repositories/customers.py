@@ -1,0 +1,119 @@
+"""Customers, keyed by (dealer, customer id), and the state the detractor flag follows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import bindparam, case, func, or_, select, tuple_, update
+
+from bot.domain.rules import Latest
+from storage.models import Customer, Response
+from storage.repositories.base import Repo, chunks
+
+T = Customer.__table__
+R = Response.__table__
+
+PERSONAL = ("name", "email", "phone_home", "phone_work", "phone_mobile")
+OTHER = ("kind", "language", "customer_number", "salesperson_email")
+RESPONSE_PERSONAL = ("contact_name", "contact_email", "contact_phone", "purchase_date", "service_date")
+
+
+@dataclass(frozen=True)
+class CustomerState:
+    key: tuple[str, str]
+    latest: Latest | None
+    detractor: bool
+    detractor_response_id: str | None
+    anonymized: bool
+
+
+@dataclass(frozen=True)
+class FlagUpdate:
+    key: tuple[str, str]
+    latest: Latest
+    detractor: bool
+    detractor_response_id: str | None
+    detractor_since: datetime | None
+
+
+class CustomersRepo(Repo):
+    async def upsert_many(self, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+        """Insert or update customers. A field the response leaves out keeps its stored value; an
+        anonymized customer keeps no personal data, now or later. Keys are sorted so concurrent
+        upserts on PostgreSQL lock rows in one order and cannot deadlock."""
+        ordered = sorted(rows, key=lambda r: (r["dealer_code"], r["customer_id"]))
+        for part in chunks(ordered, 200):
+            values = [{**r, "created_at": now, "updated_at": now} for r in part]
+            stmt = self.insert(T).values(values)
+            ex = stmt.excluded
+            anonymized = or_(T.c.anonymized, ex.anonymized)
+            sets: dict[str, Any] = {
+                "anonymized": anonymized,
+                "updated_at": ex.updated_at,
+            }
+            for col in PERSONAL:
+                sets[col] = case((anonymized, None), else_=func.coalesce(ex[col], T.c[col]))
+            for col in OTHER:
+                sets[col] = func.coalesce(ex[col], T.c[col])
+            await self.conn.execute(stmt.on_conflict_do_update(index_elements=["dealer_code", "customer_id"], set_=sets))
+
+    async def forget_response_details(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Seed 000: an anonymous answer permanently deletes contact details and purchase or
+        service dates stored with the customer's earlier responses."""
+        for part in chunks(sorted(keys)):
+            await self.conn.execute(
+                update(R)
+                .where(tuple_(R.c.dealer_code, R.c.customer_id).in_(part))
+                .values({c: None for c in RESPONSE_PERSONAL})
+            )
+
+    async def states(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CustomerState]:
+        out: dict[tuple[str, str], CustomerState] = {}
+        cols = (T.c.dealer_code, T.c.customer_id, T.c.latest_response_id, T.c.latest_submitted_at, T.c.latest_nps, T.c.detractor, T.c.detractor_response_id, T.c.anonymized)
+        for part in chunks(list(keys)):
+            q = select(*cols).where(tuple_(T.c.dealer_code, T.c.customer_id).in_(part))
+            if self.locks_rows:
+                q = q.with_for_update()
+            for r in await self.conn.execute(q):
+                latest = Latest(r.latest_response_id, r.latest_submitted_at, r.latest_nps) if r.latest_response_id else None
+                key = (r.dealer_code, r.customer_id)
+                out[key] = CustomerState(key, latest, r.detractor, r.detractor_response_id, r.anonymized)
+        return out
+
+    async def set_flags(self, changes: Sequence[FlagUpdate], now: datetime) -> None:
+        if not changes:
+            return
+        stmt = (
+            update(T)
+            .where(T.c.dealer_code == bindparam("k_dealer"), T.c.customer_id == bindparam("k_customer"))
+            .values(
+                latest_response_id=bindparam("v_latest_id"),
+                latest_submitted_at=bindparam("v_latest_at"),
+                latest_nps=bindparam("v_latest_nps"),
+                detractor=bindparam("v_detractor"),
+                detractor_response_id=bindparam("v_detractor_id"),
+                detractor_since=bindparam("v_detractor_since"),
+                updated_at=now,
+            )
+        )
+        await self.conn.execute(
+            stmt,
+            [
+                {
+                    "k_dealer": c.key[0],
+                    "k_customer": c.key[1],
+                    "v_latest_id": c.latest.response_id,
+                    "v_latest_at": c.latest.submitted_at,
+                    "v_latest_nps": c.latest.nps,
+                    "v_detractor": c.detractor,
+                    "v_detractor_id": c.detractor_response_id,
+                    "v_detractor_since": c.detractor_since,
+                }
+                for c in sorted(changes, key=lambda c: c.key)
+            ],
+        )
+
+    async def get(self, dealer: str, customer_id: str) -> Any | None:
+        return (await self.conn.execute(select(T).where(T.c.dealer_code == dealer, T.c.customer_id == customer_id))).first()

@@ -1,0 +1,109 @@
+"""Dealers with their routing, and the people granted to them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import delete, func, select, update
+
+from bot.domain.values import Kind, Role
+from storage.models import Dealer, EscalationTarget, Grant, Person, Route, SlackIdentity
+from storage.repositories.base import Repo, chunks
+
+D = Dealer.__table__
+RT = Route.__table__
+ET = EscalationTarget.__table__
+P = Person.__table__
+G = Grant.__table__
+S = SlackIdentity.__table__
+
+DEALER_FIELDS = ("name", "brand", "region", "type", "time_zone", "language")
+
+
+class DealersRepo(Repo):
+    async def known(self, codes: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        for part in chunks(sorted(set(codes)), 900):
+            found.update(await self.conn.scalars(select(D.c.code).where(D.c.code.in_(part))))
+        return found
+
+    async def get(self, code: str) -> Any | None:
+        return (await self.conn.execute(select(D).where(D.c.code == code))).first()
+
+    async def all(self) -> list[Any]:
+        return list(await self.conn.execute(select(D).order_by(D.c.code)))
+
+    async def count_staff(self) -> dict[str, int]:
+        q = select(G.c.dealer_code, func.count()).group_by(G.c.dealer_code)
+        return {code: n for code, n in await self.conn.execute(q)}
+
+    async def add(self, values: dict[str, Any], now: datetime) -> None:
+        await self.conn.execute(D.insert().values(**values, created_at=now, updated_at=now))
+
+    async def change(self, code: str, values: dict[str, Any], now: datetime) -> None:
+        await self.conn.execute(update(D).where(D.c.code == code).values(**values, updated_at=now))
+
+    async def routes(self, code: str) -> list[Any]:
+        return list(await self.conn.execute(select(RT).where(RT.c.dealer_code == code).order_by(RT.c.kind)))
+
+    async def route(self, code: str, kind: Kind) -> Any | None:
+        return (await self.conn.execute(select(RT).where(RT.c.dealer_code == code, RT.c.kind == kind))).first()
+
+    async def replace_routes(self, code: str, rows: Sequence[dict[str, Any]]) -> None:
+        await self.conn.execute(delete(RT).where(RT.c.dealer_code == code))
+        if rows:
+            await self.conn.execute(RT.insert(), [{**r, "dealer_code": code} for r in rows])
+
+    async def escalation_targets(self, code: str) -> list[Any]:
+        q = select(ET).where(ET.c.dealer_code == code).order_by(ET.c.kind, ET.c.level)
+        return list(await self.conn.execute(q))
+
+    async def replace_escalation_targets(self, code: str, rows: Sequence[dict[str, Any]]) -> None:
+        await self.conn.execute(delete(ET).where(ET.c.dealer_code == code))
+        if rows:
+            await self.conn.execute(ET.insert(), [{**r, "dealer_code": code} for r in rows])
+
+
+class PeopleRepo(Repo):
+    async def by_email(self, email: str) -> Any | None:
+        return (await self.conn.execute(select(P).where(P.c.email == email.lower()))).first()
+
+    async def add(self, email: str, name: str, now: datetime) -> int:
+        pid = await self.conn.scalar(
+            P.insert().values(email=email.lower(), name=name, created_at=now, updated_at=now).returning(P.c.id)
+        )
+        assert pid is not None
+        return int(pid)
+
+    async def rename(self, person_id: int, name: str, now: datetime) -> None:
+        await self.conn.execute(update(P).where(P.c.id == person_id).values(name=name, updated_at=now))
+
+    async def slack_ids(self, person_id: int) -> set[tuple[str, str]]:
+        rows = await self.conn.execute(select(S.c.team_id, S.c.user_id).where(S.c.person_id == person_id))
+        return {(r.team_id, r.user_id) for r in rows}
+
+    async def replace_slack_ids(self, person_id: int, pairs: set[tuple[str, str]]) -> None:
+        await self.conn.execute(delete(S).where(S.c.person_id == person_id))
+        for team, user in sorted(pairs):
+            # A Slack user belongs to one person: loading it for someone else moves it.
+            await self.conn.execute(delete(S).where(S.c.team_id == team, S.c.user_id == user))
+            await self.conn.execute(S.insert().values(team_id=team, user_id=user, person_id=person_id))
+
+    async def grants(self, person_id: int) -> dict[str, Role]:
+        rows = await self.conn.execute(select(G.c.dealer_code, G.c.role).where(G.c.person_id == person_id))
+        return {r.dealer_code: Role(r.role) for r in rows}
+
+    async def replace_grants(self, person_id: int, grants: dict[str, Role]) -> None:
+        await self.conn.execute(delete(G).where(G.c.person_id == person_id))
+        if grants:
+            await self.conn.execute(
+                G.insert(), [{"person_id": person_id, "dealer_code": d, "role": r} for d, r in sorted(grants.items())]
+            )
+
+    async def all_with_grants(self) -> list[tuple[Any, dict[str, Role]]]:
+        people = list(await self.conn.execute(select(P).order_by(P.c.email)))
+        grants: dict[int, dict[str, Role]] = {}
+        for r in await self.conn.execute(select(G)):
+            grants.setdefault(r.person_id, {})[r.dealer_code] = Role(r.role)
+        return [(p, grants.get(p.id, {})) for p in people]

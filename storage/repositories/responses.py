@@ -1,0 +1,38 @@
+"""Survey responses as received."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from sqlalchemy import select
+
+from storage.models import Response
+from storage.repositories.base import Repo, chunks
+
+T = Response.__table__
+
+
+class ResponsesRepo(Repo):
+    async def hashes(self, ids: Sequence[str]) -> dict[str, str]:
+        """Content hashes of the ids already stored."""
+        out: dict[str, str] = {}
+        for part in chunks(sorted(set(ids)), 900):
+            for r in await self.conn.execute(select(T.c.id, T.c.content_hash).where(T.c.id.in_(part))):
+                out[r.id] = r.content_hash
+        return out
+
+    async def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.conn.execute(T.insert(), list(rows))
+
+    async def get(self, id_: str) -> Any | None:
+        return (await self.conn.execute(select(T).where(T.c.id == id_))).first()
+
+    async def latest_for(self, dealer: str, customer_id: str, limit: int = 5) -> list[Any]:
+        q = (
+            select(T)
+            .where(T.c.dealer_code == dealer, T.c.customer_id == customer_id)
+            .order_by(T.c.submitted_at.desc(), T.c.received_at.desc())
+            .limit(limit)
+        )
+        return list(await self.conn.execute(q))
