@@ -1,0 +1,5 @@
+"""`python -m bot` is `cxbot`."""
+
+from bot.cli import main
+
+main()

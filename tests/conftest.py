@@ -1,0 +1,197 @@
+"""Shared fixtures: real SQLite files and a real PostgreSQL database, a frozen clock, the real
+HTTP server on loopback, and data made through the real services."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+for _name in [k for k in os.environ if k.startswith("CXBOT_")]:
+    del os.environ[_name]  # a developer's own settings must not leak into the tests
+
+from bot.app import build_api  # noqa: E402
+from bot.domain.rules import Rules  # noqa: E402
+from bot.services import Context, dealers  # noqa: E402
+from bot.settings import CoreSettings, HttpSettings, Settings  # noqa: E402
+from handlers.dealer_file import parse_toml  # noqa: E402
+from storage import migrate  # noqa: E402
+from storage.database import Database  # noqa: E402
+from tests.fakes.clock import FrozenClock  # noqa: E402
+
+PG_SERVER = os.environ.get("CXBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+BOOTSTRAP_KEY = "test-bootstrap-key-0123456789"
+TABLES = ("alert_history", "alerts", "responses", "customers", "api_keys", "escalation_targets", "routes", "grants", "slack_identities", "people", "dealers")
+
+
+def _run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def _migrated(url: str) -> None:
+    db = Database(url)
+    try:
+        await migrate.upgrade(db)
+    finally:
+        await db.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file; each test gets a copy (migrating per test costs ~0.3 s)."""
+    path = tmp_path_factory.mktemp("template") / "cxbot.db"
+    _run(_migrated(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+async def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    dsn = PG_SERVER.replace("postgresql+asyncpg", "postgresql")
+    conn = await asyncpg.connect(dsn, timeout=5)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> Iterator[str]:
+    """A database of its own for this test run on the local PostgreSQL, migrated once."""
+    name = f"cxbot_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        _run(_pg_admin(f'CREATE DATABASE "{name}"'))
+    except (OSError, asyncio.TimeoutError, Exception) as e:  # noqa: B014 - any failure means "no server"
+        message = f"PostgreSQL at {PG_SERVER} is not reachable ({type(e).__name__}: {e})"
+        if IN_CI:
+            pytest.fail(message + "; under CI=true the PostgreSQL tests must run")
+        pytest.skip(message)
+    url = PG_SERVER.rsplit("/", 1)[0] + f"/{name}"
+    _run(_migrated(url))
+    yield url
+    _run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _truncate(url: str) -> None:
+    db = Database(url)
+    try:
+        async with db.transaction() as tx:
+            from sqlalchemy import text
+
+            await tx.conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+            await tx.conn.execute(text("UPDATE counters SET value = 0"))
+    finally:
+        await db.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test that uses the database runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "cxbot.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite+aiosqlite:///{path}"
+    url: str = request.getfixturevalue("pg_server_url")
+    _run(_truncate(url))
+    return url
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def rules() -> Rules:
+    return Rules()
+
+
+@pytest.fixture
+async def cx(db_url: str, clock: FrozenClock, rules: Rules) -> AsyncIterator[Context]:
+    db = Database(db_url)
+    yield Context(db=db, rules=rules, clock=clock)
+    await db.close()
+
+
+def example_directory() -> Any:
+    return parse_toml(resources.files("bot").joinpath("examples/dealers.toml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+async def example_dealers(cx: Context) -> None:
+    """The shipped example dealers and staff, loaded through the real service."""
+    await dealers.load(cx, example_directory())
+
+
+def settings_for(db_url: str, rules: Rules | None = None, **http: Any) -> Settings:
+    return Settings(
+        core=CoreSettings(database_url=db_url, api_keys=[BOOTSTRAP_KEY]),
+        http=HttpSettings(**http),
+        rules=rules or Rules(),
+    )
+
+
+@dataclass
+class Api:
+    """The real HTTP server on loopback and a client for it."""
+
+    url: str
+    client: httpx.AsyncClient
+    cx: Context
+
+    def auth(self, key: str = BOOTSTRAP_KEY) -> dict[str, str]:
+        return {"Authorization": f"Bearer {key}"}
+
+    async def post(self, path: str, body: Any = None, key: str | None = BOOTSTRAP_KEY, **kw: Any) -> httpx.Response:
+        headers = self.auth(key) if key else {}
+        return await self.client.post(path, json=body, headers=headers, **kw)
+
+    async def get(self, path: str, key: str | None = BOOTSTRAP_KEY, **kw: Any) -> httpx.Response:
+        headers = self.auth(key) if key else {}
+        return await self.client.get(path, headers=headers, **kw)
+
+
+@pytest.fixture
+async def api(cx: Context, db_url: str) -> AsyncIterator[Api]:
+    app = build_api(settings_for(db_url), cx)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.005)
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        yield Api(url, client, cx)
+    server.should_exit = True
+    await task
+    sock.close()
+
+
+def response(id_: str = "r-1", **over: Any) -> dict[str, Any]:
+    """A valid wire-format response (a satisfied sales customer) with fields overridden."""
+    body: dict[str, Any] = {
+        "id": id_,
+        "survey": "sales",
+        "dealer_id": "DK-1001",
+        "submitted_at": "2026-11-01T10:00:00+01:00",
+        "customer": {"id": "K-1", "name": "Anne Sørensen", "email": "anne@example.net"},
+        "nps": 9,
+    }
+    body.update(over)
+    return body

@@ -1,0 +1,1 @@
+"""Real stand-ins for the outside world (servers on loopback, a clock tests can move)."""
