@@ -185,16 +185,22 @@ class Settings:
         return self.core.database_url
 
 
-ENV_NAMES = {"core": "CXBOT_", "http": "CXBOT_HTTP_", "rules": "CXBOT_RULES_"}
+GROUPS = {"core": ("CXBOT_", ""), "http": ("CXBOT_HTTP_", "http"), "rules": ("CXBOT_RULES_", "rules")}
 
 
 def _explain(group: str, err: ValidationError) -> str:
+    """One line naming the setting both ways it can be given."""
     first = err.errors()[0]
-    loc = "__".join(str(p) for p in first["loc"])
-    name = f"{ENV_NAMES[group]}{loc}".upper()
+    parts = [str(p) for p in first["loc"]]
+    prefix, table = GROUPS[group]
+    env = f"{prefix}{'__'.join(parts)}".upper()
+    key = ".".join(([table] if table else []) + parts[:-1])
+    in_file = f"[{key}] {parts[-1]}" if key else parts[-1]
     value = first.get("input")
-    shown = "" if "key" in loc.lower() or "password" in loc.lower() or isinstance(value, dict) else f" (got {value!r})"
-    return f"{name}: {first['msg']}{shown}"
+    secret = any(w in env for w in ("KEY", "PASSWORD", "SECRET", "TOKEN"))
+    shown = "" if secret or isinstance(value, dict) else f" (got {value!r})"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{env} (or {in_file} in CXBOT_CONFIG): {message}{shown}"
 
 
 def load_settings() -> Settings:

@@ -1,0 +1,1 @@
+"""Inbound adapters: HTTP intake, Slack, email replies, files."""

@@ -1,0 +1,1 @@
+"""Email replies read over IMAP."""

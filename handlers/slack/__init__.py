@@ -1,0 +1,1 @@
+"""Slack requests: buttons, modals, thread replies, slash commands."""

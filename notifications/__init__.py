@@ -1,0 +1,1 @@
+"""Outbound: the outbox dispatcher, renderers and senders for Slack and email."""
