@@ -1,16 +1,21 @@
-"""Builds and wires everything: settings → context → database → HTTP server (and, later, Slack,
-mail and the scheduler)."""
+"""Builds and wires everything: settings → context → database → HTTP server, Slack, the outbox
+dispatcher (and, later, mail and the scheduler)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import socket
 from contextlib import asynccontextmanager
-from typing import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import AsyncIterator, Awaitable, Callable, Iterator
 
 import structlog
 import uvicorn
 from fastapi import FastAPI
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
 
 from bot.domain.clock import Clock, SystemClock
 from bot.services import Context, keys
@@ -18,6 +23,11 @@ from bot.services.keys import KeyRing
 from bot.settings import Settings, SettingsError
 from handlers.http.app import create_api
 from handlers.http.common import HttpLimits
+from handlers.slack.app import SlackConfig, build_slack_app
+from handlers.slack.http import mount
+from notifications.dispatcher import DispatchSettings, Dispatcher
+from notifications.pacing import Rate, SlackPaces
+from notifications.slack.client import SlackSender
 from storage import migrate
 from storage.database import Database
 
@@ -42,15 +52,83 @@ async def open_context(settings: Settings, clock: Clock | None = None) -> Contex
     return cx
 
 
-def build_api(settings: Settings, cx: Context) -> FastAPI:
+@dataclass
+class Runtime:
+    """Everything `serve` runs: the HTTP app (API and Slack), the dispatcher, Slack's sender."""
+
+    cx: Context
+    api: FastAPI
+    dispatcher: Dispatcher
+    slack_app: AsyncApp | None = None
+    sender: SlackSender | None = None
+
+
+def slack_config(settings: Settings) -> SlackConfig:
+    s = settings.slack
+    secret = lambda v: v.get_secret_value() if v is not None else None  # noqa: E731
+    return SlackConfig(
+        signing_secret=secret(s.signing_secret),
+        bot_token=secret(s.bot_token),
+        api_url=s.api_url,
+        client_id=s.client_id,
+        client_secret=secret(s.client_secret),
+        app_token=secret(s.app_token),
+        command=s.command,
+    )
+
+
+def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -> Runtime:
+    """Wire everything; `background=False` leaves the dispatcher for the caller to drive (tests)."""
+    config = slack_config(settings)
+    sender = SlackSender(config.api_url, config.bot_token) if config.enabled else None
+    s = settings.slack
+    paces = (
+        SlackPaces(Rate(s.post_per_channel_per_second), Rate.per_minute(s.post_per_workspace_per_minute), Rate.per_minute(s.update_per_workspace_per_minute))
+        if s.pacing
+        else None
+    )
+    o = settings.outbox
+    dispatcher = Dispatcher(
+        cx.db,
+        cx.clock,
+        sender,
+        DispatchSettings(concurrency=s.concurrency, max_attempts=o.max_attempts, backoff_base=o.backoff_seconds, backoff_max=o.backoff_max_seconds, poll_seconds=o.poll_seconds),
+        paces,
+    )
+    cx = dataclasses.replace(cx, wake=dispatcher.wake)
+    slack_app = None
+    if sender is not None:
+        slack_app, store = build_slack_app(cx, config, sender.forget)
+        sender.installations = store
     ring = KeyRing([k.get_secret_value() for k in settings.core.api_keys])
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Background workers (outbox dispatcher, scheduler, mail reader) start and stop here.
-        yield
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(dispatcher.run(stop), name="dispatcher")] if background else []
+        socket = None
+        if slack_app is not None and config.app_token and background:
+            socket = AsyncSocketModeHandler(slack_app, config.app_token)
+            await socket.connect_async()
+            log.info("slack_socket_mode_connected")
+        try:
+            yield
+        finally:
+            stop.set()
+            if socket is not None:
+                await socket.close_async()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if sender is not None:
+                await sender.close()
 
-    return create_api(cx, ring, HttpLimits(settings.http.max_body_bytes, settings.http.max_batch), lifespan)
+    api = create_api(cx, ring, HttpLimits(settings.http.max_body_bytes, settings.http.max_batch), lifespan)
+    if slack_app is not None:
+        mount(api, slack_app, events=config.signing_secret is not None, oauth=config.multi_workspace)
+    return Runtime(cx, api, dispatcher, slack_app, sender)
+
+
+def build_api(settings: Settings, cx: Context) -> FastAPI:
+    return build_runtime(settings, cx).api
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -79,9 +157,10 @@ async def serve(settings: Settings, on_ready: Callable[[str, int], Awaitable[Non
     try:
         if not settings.core.api_keys and not await _any_stored_key(cx):
             log.warning("no_api_keys", hint="the API answers 401 to every request: set CXBOT_API_KEYS or run `cxbot keys create`")
-        app = build_api(settings, cx)
-        config = uvicorn.Config(app, log_config=None, access_log=False, lifespan="on", server_header=False)
-        server = uvicorn.Server(config)
+        runtime = build_runtime(settings, cx)
+        _say_how_slack_runs(settings)
+        config = uvicorn.Config(runtime.api, log_config=None, access_log=False, lifespan="on", server_header=False)
+        server = _Server(config)
         host, port = sock.getsockname()[:2]
         log.info("serving", url=f"http://{host}:{port}", database=cx.db.display_url)
         if on_ready:
@@ -93,5 +172,26 @@ async def serve(settings: Settings, on_ready: Callable[[str, int], Awaitable[Non
         await cx.db.close()
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM/SIGINT once it has shut down gracefully, which kills the process
+    before cxbot closes its database; a stop that was asked for is a clean exit (status 0)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            self._captured_signals.clear()
+
+
 async def _any_stored_key(cx: Context) -> bool:
     return any(k.revoked_at is None for k in await keys.all_keys(cx))
+
+
+def _say_how_slack_runs(settings: Settings) -> None:
+    s = settings.slack
+    if not s.enabled:
+        log.warning("slack_disabled", hint="no CXBOT_SLACK_BOT_TOKEN or CXBOT_SLACK_CLIENT_ID: alerts are not posted to Slack")
+    elif s.app_token is not None:
+        log.info("slack_enabled", mode="socket", workspaces="oauth" if s.client_id else "single")
+    else:
+        log.info("slack_enabled", mode="http", request_url="/slack/events", workspaces="oauth" if s.client_id else "single")

@@ -290,9 +290,10 @@ async def alerts_show(alert_id: str) -> None:
 @alerts_group.command("set")
 @click.argument("alert_id")
 @click.argument("status", type=click.Choice([Status.ONGOING.value, Status.RESOLVED.value]))
-@click.option("--note", required=True, help="What was done: who contacted the customer, what was agreed, what happens next.")
+# Not required by click: a missing note gets the same refusal, and exit code, as an empty one.
+@click.option("--note", default=None, help="Required. What was done: who contacted the customer, what was agreed, what happens next.")
 @run
-async def alerts_set(alert_id: str, status: str, note: str) -> None:
+async def alerts_set(alert_id: str, status: str, note: str | None) -> None:
     """Set an alert ongoing or resolved, with a note."""
     cx = await context()
     try:

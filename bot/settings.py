@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.domain.rules import DEFAULT_KINDS, DealerRules, KindRules, Rules
+from bot.domain.status_words import StatusWords
 from bot.domain.values import Kind
 
 
@@ -122,6 +123,59 @@ class HttpSettings(_Group):
     max_batch: int = Field(default=1000, ge=1, le=100_000)
 
 
+class SlackSettings(_Group):
+    """Slack: a bot token for one workspace, or client id and secret for installs through OAuth."""
+
+    model_config = SettingsConfigDict(env_prefix="CXBOT_SLACK_", frozen=True, extra="ignore")
+    table: ClassVar[str] = "slack"
+    bot_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    app_token: SecretStr | None = None  # xapp-…: Socket Mode, no public URL needed
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    api_url: str = "https://slack.com/api/"
+    command: str = "/cx"
+    pacing: bool = True
+    post_per_channel_per_second: float = Field(default=1.0, gt=0)
+    post_per_workspace_per_minute: float = Field(default=300, gt=0)
+    update_per_workspace_per_minute: float = Field(default=50, gt=0)
+    concurrency: int = Field(default=8, ge=1, le=64)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL ending in /api/")
+        return v if v.endswith("/") else v + "/"
+
+    @field_validator("bot_token")
+    @classmethod
+    def _bot(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token (xoxb-…)")
+        return v
+
+    @field_validator("app_token")
+    @classmethod
+    def _app(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not v.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token (xapp-…) with the connections:write scope")
+        return v
+
+    @property
+    def enabled(self) -> bool:
+        return self.bot_token is not None or self.client_id is not None
+
+
+class OutboxSettings(_Group):
+    model_config = SettingsConfigDict(env_prefix="CXBOT_OUTBOX_", frozen=True, extra="ignore")
+    table: ClassVar[str] = "outbox"
+    poll_seconds: float = Field(default=1.0, gt=0)
+    max_attempts: int = Field(default=10, ge=1)
+    backoff_seconds: float = Field(default=2.0, gt=0)
+    backoff_max_seconds: float = Field(default=600.0, gt=0)
+
+
 class _KindRulesIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     due_hours: float | None = Field(default=None, ge=0)
@@ -134,6 +188,15 @@ class _DealerRulesIn(BaseModel):
     hot_alert_max_nps: int | None = Field(default=None, ge=0, le=10)
     hot_alert_max_score: int | None = Field(default=None, ge=1, le=5)
     detractor_max_nps: int | None = Field(default=None, ge=0, le=10)
+
+
+class _StatusWordsIn(BaseModel):
+    """Words a group adds to the built-in table (English, Danish, German, Dutch, Swedish, French, Norwegian)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    resolved: list[str] = Field(default_factory=list)
+    ongoing: list[str] = Field(default_factory=list)
+    negations: list[str] = Field(default_factory=list)
 
 
 class RulesSettings(_Group):
@@ -151,6 +214,7 @@ class RulesSettings(_Group):
     detractor: _KindRulesIn = _KindRulesIn()
     complaint: _KindRulesIn = _KindRulesIn()
     dealers: dict[str, _DealerRulesIn] = Field(default_factory=dict)
+    status_words: _StatusWordsIn = _StatusWordsIn()
 
     def to_rules(self) -> Rules:
         kinds: dict[Kind, KindRules] = {}
@@ -171,6 +235,9 @@ class RulesSettings(_Group):
             sales_opportunity_lookback=timedelta(days=self.sales_opportunity_lookback_days),
             kinds=kinds,
             dealers={code: DealerRules(**d.model_dump()) for code, d in self.dealers.items()},
+            status_words=StatusWords.default().merged(
+                resolved=self.status_words.resolved, ongoing=self.status_words.ongoing, negations=self.status_words.negations
+            ),
         )
 
 
@@ -179,13 +246,21 @@ class Settings:
     core: CoreSettings
     http: HttpSettings
     rules: Rules
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
     @property
     def database_url(self) -> str:
         return self.core.database_url
 
 
-GROUPS = {"core": ("CXBOT_", ""), "http": ("CXBOT_HTTP_", "http"), "rules": ("CXBOT_RULES_", "rules")}
+GROUPS = {
+    "core": ("CXBOT_", ""),
+    "http": ("CXBOT_HTTP_", "http"),
+    "rules": ("CXBOT_RULES_", "rules"),
+    "slack": ("CXBOT_SLACK_", "slack"),
+    "outbox": ("CXBOT_OUTBOX_", "outbox"),
+}
 
 
 def _explain(group: str, err: ValidationError) -> str:
@@ -206,13 +281,25 @@ def _explain(group: str, err: ValidationError) -> str:
 def load_settings() -> Settings:
     """Read and check every setting; a wrong one raises SettingsError naming it."""
     groups: dict[str, Any] = {}
-    for name, cls in (("core", CoreSettings), ("http", HttpSettings), ("rules", RulesSettings)):
+    classes: dict[str, type[_Group]] = {
+        "core": CoreSettings, "http": HttpSettings, "rules": RulesSettings, "slack": SlackSettings, "outbox": OutboxSettings,
+    }
+    for name, cls in classes.items():
         try:
             groups[name] = cls()
         except ValidationError as e:
             raise SettingsError(_explain(name, e)) from None
+    slack: SlackSettings = groups["slack"]
+    if slack.client_id and slack.client_secret is None:
+        raise SettingsError("CXBOT_SLACK_CLIENT_SECRET: needed with CXBOT_SLACK_CLIENT_ID for installs through OAuth")
+    if slack.enabled and slack.app_token is None and slack.signing_secret is None:
+        raise SettingsError(
+            "CXBOT_SLACK_SIGNING_SECRET: needed to verify Slack's requests (or set CXBOT_SLACK_APP_TOKEN for Socket Mode)"
+        )
     if groups["core"].database_url.startswith("sqlite"):
         folder = Path(groups["core"].database_url.split(":///", 1)[-1]).expanduser().parent
         if not folder.is_dir():
             raise SettingsError(f"CXBOT_DATABASE_URL: folder {folder} does not exist")
-    return Settings(core=groups["core"], http=groups["http"], rules=groups["rules"].to_rules())
+    return Settings(
+        core=groups["core"], http=groups["http"], rules=groups["rules"].to_rules(), slack=slack, outbox=groups["outbox"]
+    )

@@ -78,8 +78,10 @@ def read_rows(f: TextIO) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
     except StopIteration:
         raise InvalidInput([Problem("header", "the file is empty")]) from None
     check_header(header)
+    end = reader.line_num
     for row in reader:
-        line = reader.line_num
+        # A quoted cell may span lines: name the line the row starts on, as an editor shows it.
+        line, end = end + 1, reader.line_num
         if not any(c.strip() for c in row):
             continue
         if len(row) != len(header):

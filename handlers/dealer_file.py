@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 from bot.domain.directory import DealerEntry, DealerSpec, Directory, EscalationSpec, PersonSpec, RouteSpec, expand_kinds
 from bot.domain.errors import InvalidInput, Problem
@@ -18,7 +18,25 @@ from bot.domain.values import DealerType, Kind, Role
 from handlers.wire import _email, problems_of
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
-SlackId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[A-Z0-9]{2,32}$")]
+_SLACK_ID = re.compile(r"^[A-Z0-9]{2,32}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}$")
+
+
+def _slack_id(v: str) -> str:
+    if not _SLACK_ID.match(v):
+        raise ValueError(f"{v!r} is not a Slack id (a channel's is like C0123ABCD, a workspace's like T0123ABCD)")
+    return v
+
+
+def _language(v: str) -> str:
+    if not _LANGUAGE.match(v):
+        raise ValueError(f"{v!r} is not a language code like da, de or en")
+    return v
+
+
+SlackId = Annotated[str, StringConstraints(strip_whitespace=True), AfterValidator(_slack_id)]
+# Lower-cased before it is checked, so "DE" from a spreadsheet is fine.
+Language = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True), AfterValidator(_language)]
 _SLACK_USER = re.compile(r"^([A-Z0-9]{2,32})/([A-Z0-9]{2,32})$")
 
 
@@ -56,7 +74,7 @@ class DealerIn(_Model):
     region: str | None = None
     type: DealerType = DealerType.DEALER
     time_zone: str = "UTC"
-    language: Annotated[str, StringConstraints(to_lower=True, pattern=r"^[a-z]{2,3}$")] = "en"
+    language: Language = "en"
     slack_team: SlackId | None = None  # default workspace for this dealer's routes
     routes: list[RouteIn] | None = None
     escalation: list[EscalationIn] | None = None
@@ -122,6 +140,15 @@ class DealerFile(_Model):
     people: list[PersonIn] = Field(default_factory=list)
 
 
+def _problems(err: ValidationError, index: int | None) -> list[Problem]:
+    """As `problems_of`, but an unknown key is named as a dealer file's, not a response's."""
+    kinds = [e["type"] for e in err.errors(include_url=False)]
+    return [
+        Problem(p.field, "is not a key of a dealer file (see examples/dealers.toml)", p.index) if kind == "extra_forbidden" else p
+        for p, kind in zip(problems_of(err, index), kinds)
+    ]
+
+
 def _check_unique(directory: Directory) -> None:
     problems = []
     seen: set[str] = set()
@@ -146,7 +173,7 @@ def parse_toml(text: str) -> Directory:
     try:
         f = DealerFile.model_validate(data)
     except ValidationError as e:
-        raise InvalidInput(problems_of(e, None)) from None
+        raise InvalidInput(_problems(e, None)) from None
     directory = Directory(tuple(d.to_entry() for d in f.dealers), tuple(p.to_spec() for p in f.people))
     _check_unique(directory)
     return directory
@@ -180,7 +207,7 @@ def parse_csv(text: str) -> Directory:
             try:
                 entries.append(DealerIn.model_validate(cells).to_entry())
             except ValidationError as e:
-                problems += problems_of(e, line)
+                problems += _problems(e, line)
         if problems:
             raise InvalidInput(problems)
         directory = Directory(tuple(entries), ())
@@ -203,7 +230,7 @@ def parse_csv(text: str) -> Directory:
             try:
                 specs.append(PersonIn.model_validate(p).to_spec())
             except ValidationError as e:
-                problems += problems_of(e, line)
+                problems += _problems(e, line)
         if problems:
             raise InvalidInput(problems)
         directory = Directory((), tuple(specs))

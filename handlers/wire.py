@@ -6,7 +6,8 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, TypeAdapter, ValidationError, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, TypeAdapter, ValidationError, ValidationInfo, field_validator, with_config
+from typing_extensions import TypedDict
 
 from bot.domain.errors import Problem
 from bot.domain.values import ContactIn, CustomerIn, CustomerKind, Phones, Survey, SurveyResponse
@@ -61,6 +62,15 @@ class ContactWire(_Strict):
     _emails = field_validator("email")(_email)
 
 
+@with_config(ConfigDict(extra="allow"))
+class AnswersWire(TypedDict, total=False):
+    """Free answers; the keys the rules read must be true or false (each wrong one is listed)."""
+
+    contact_requested: StrictBool
+    still_considering: StrictBool
+    wants_contact: StrictBool
+
+
 class ResponseWire(_Strict):
     id: Id
     survey: Survey
@@ -76,20 +86,20 @@ class ResponseWire(_Strict):
     scores: dict[Annotated[str, StringConstraints(min_length=1, max_length=64)], Score] = Field(default_factory=dict)
     comment: Annotated[str, StringConstraints(max_length=20_000)] | None = None
     publish_consent: StrictBool = False
-    answers: dict[str, Any] = Field(default_factory=dict)
+    answers: AnswersWire = Field(default_factory=lambda: AnswersWire())
     test_drive_requested_at: AwareDatetime | None = None
     test_drive_source: Text | None = None
     purchased_at: AwareDatetime | None = None
     ordered_at: AwareDatetime | None = None
 
-    @model_validator(mode="after")
-    def _survey_fields(self) -> ResponseWire:
-        if self.segment is not None and self.survey is not Survey.SERVICE:
-            raise ValueError("segment: only service responses have a car segment")
-        for key in ("contact_requested", "still_considering", "wants_contact"):
-            if key in self.answers and not isinstance(self.answers[key], bool):
-                raise ValueError(f"answers.{key}: must be true or false")
-        return self
+    # Field validators rather than one model check, so these are listed alongside other wrong fields.
+    @field_validator("segment")
+    @classmethod
+    def _segment_for_service(cls, v: int | None, info: ValidationInfo) -> int | None:
+        survey = info.data.get("survey")  # absent when the survey itself is wrong: reported there
+        if v is not None and survey is not None and survey is not Survey.SERVICE:
+            raise ValueError("only service responses have a car segment")
+        return v
 
     def to_domain(self) -> SurveyResponse:
         c = self.customer
@@ -141,6 +151,8 @@ def problems_of(err: ValidationError, index: int | None) -> list[Problem]:
                 loc, msg = msg.split(": ", 1)
         elif e["type"] == "missing":
             msg = "is required"
+        elif e["type"] == "bool_type":
+            msg = "must be true or false"
         elif e["type"] == "extra_forbidden":
             msg = "is not a field of a response"
         elif e["type"] == "timezone_aware":

@@ -15,7 +15,10 @@ from storage.repositories.customers import CustomersRepo
 from storage.repositories.dealers import DealersRepo, PeopleRepo
 from storage.repositories.history import HistoryRepo
 from storage.repositories.keys import KeysRepo
+from storage.repositories.outbox import OutboxRepo
 from storage.repositories.responses import ResponsesRepo
+from storage.repositories.slack import SlackRepo
+from storage.repositories.views import ViewsRepo
 
 
 class DatabaseUnavailable(Exception):
@@ -56,6 +59,18 @@ class Tx:
     @cached_property
     def keys(self) -> KeysRepo:
         return KeysRepo(self.conn, self.dialect)
+
+    @cached_property
+    def outbox(self) -> OutboxRepo:
+        return OutboxRepo(self.conn, self.dialect)
+
+    @cached_property
+    def slack(self) -> SlackRepo:
+        return SlackRepo(self.conn, self.dialect)
+
+    @cached_property
+    def views(self) -> ViewsRepo:
+        return ViewsRepo(self.conn, self.dialect)
 
 
 def _sqlite_engine(url: str, pool_size: int, immediate: bool) -> AsyncEngine:

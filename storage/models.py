@@ -21,8 +21,11 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
+from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.domain.values import Channel, CustomerKind, DealerType, HistoryEvent, Kind, Role, Scope, Status, Survey
@@ -262,3 +265,77 @@ class Counter(Base):
     __tablename__ = "counters"
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), default=0)
+
+
+class OutboxRow(Base):
+    """An outbound notification, written in the transaction that decided it. Rows of one lane
+    (a Slack channel, a mail recipient) are delivered in id order."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    lane: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    alert_id: Mapped[str | None] = mapped_column(String(16))
+    team_id: Mapped[str | None] = mapped_column(String(32))
+    channel_id: Mapped[str | None] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_outbox_pending_due", "next_attempt_at", postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+        Index("ix_outbox_pending_lane", "lane", "id", postgresql_where=text("status = 'pending'"), sqlite_where=text("status = 'pending'")),
+        Index("ix_outbox_status_created", "status", "created_at"),
+    )
+
+
+class OutboxLane(Base):
+    """A lease on one lane: whoever holds it delivers that lane's rows, in order."""
+
+    __tablename__ = "outbox_lanes"
+    lane: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+
+
+class SlackMessage(Base):
+    """Receipts of messages cxbot posted about an alert (the card, escalation posts)."""
+
+    __tablename__ = "slack_messages"
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)  # "card", "escalation-1" …
+    team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(64))
+    ts: Mapped[str] = mapped_column(String(32))
+    posted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    # Channel ids are unique across workspaces, so a thread is known by (channel, ts).
+    __table_args__ = (Index("ix_slack_messages_thread", "channel_id", "ts", unique=True),)
+
+
+class SlackWorkspace(Base):
+    """Workspaces cxbot was installed into, and when it was removed from them."""
+
+    __tablename__ = "slack_workspaces"
+    team_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    installed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ProcessedEvent(Base):
+    """Ids of Slack events and submissions already applied, so a retry never applies twice."""
+
+    __tablename__ = "processed_events"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+# slack_sdk's own tables for OAuth installations and states, in cxbot's schema and migrations.
+SLACK_INSTALLATIONS = AsyncSQLAlchemyInstallationStore.build_installations_table(Base.metadata, "slack_installations")
+SLACK_BOTS = AsyncSQLAlchemyInstallationStore.build_bots_table(Base.metadata, "slack_bots")
+SLACK_OAUTH_STATES = AsyncSQLAlchemyOAuthStateStore.build_oauth_states_table(Base.metadata, "slack_oauth_states")

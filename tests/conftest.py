@@ -9,6 +9,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -33,7 +34,12 @@ from tests.fakes.clock import FrozenClock  # noqa: E402
 PG_SERVER = os.environ.get("CXBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BOOTSTRAP_KEY = "test-bootstrap-key-0123456789"
-TABLES = ("alert_history", "alerts", "responses", "customers", "api_keys", "escalation_targets", "routes", "grants", "slack_identities", "people", "dealers")
+TABLES = (
+    "outbox", "outbox_lanes", "slack_messages", "slack_workspaces", "processed_events",
+    "slack_installations", "slack_bots", "slack_oauth_states",
+    "alert_history", "alerts", "responses", "customers", "api_keys", "escalation_targets", "routes", "grants",
+    "slack_identities", "people", "dealers",
+)
 
 
 def _run(coro: Any) -> Any:
@@ -195,3 +201,80 @@ def response(id_: str = "r-1", **over: Any) -> dict[str, Any]:
     }
     body.update(over)
     return body
+
+
+# ---- Slack ------------------------------------------------------------------------------------
+
+SIGNING_SECRET = "test-signing-secret-0123456789"
+BOT_TOKEN = "xoxb-test-single-workspace"
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[Any]:
+    """The fake Slack Web API on loopback; the bot's client points at it."""
+    from tests.fakes.slack_api import FakeSlack
+
+    async with FakeSlack() as fake:
+        yield fake
+
+
+@dataclass
+class Bot(Api):
+    """cxbot with Slack: the real server on loopback, the dispatcher driven by the test."""
+
+    runtime: Any = None
+    slack_api: Any = None
+
+    async def slack_request(
+        self, encoded: tuple[bytes, str], *, secret: str = SIGNING_SECRET, timestamp: int | None = None, retry_num: int | None = None
+    ) -> httpx.Response:
+        """POST to /slack/events signed exactly as Slack signs."""
+        from tests.fakes.slack_signing import sign
+
+        body, content_type = encoded
+        headers = sign(secret, body, timestamp, content_type=content_type, retry_num=retry_num)
+        return await self.client.post("/slack/events", content=body, headers=headers)
+
+    async def deliver(self) -> int:
+        """Run the outbox dispatcher until nothing more is due."""
+        n: int = await self.runtime.dispatcher.drain()
+        return n
+
+
+def slack_settings(db_url: str, **slack: Any) -> Settings:
+    from bot.settings import OutboxSettings, SlackSettings
+
+    base = {"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET, "pacing": False}
+    base.update(slack)
+    s = settings_for(db_url)
+    return Settings(core=s.core, http=s.http, rules=s.rules, slack=SlackSettings(**base), outbox=OutboxSettings())
+
+
+@asynccontextmanager
+async def running(settings: Settings, cx: Context, fake: Any) -> AsyncIterator[Bot]:
+    """The whole app (API, Slack, outbox) on a loopback port, the dispatcher left to the test."""
+    from bot.app import build_runtime
+
+    runtime = build_runtime(settings, cx, background=False)
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(runtime.api, log_config=None, access_log=False, lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.005)
+    url = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+        yield Bot(url, client, runtime.cx, runtime=runtime, slack_api=fake)
+    server.should_exit = True
+    await task
+    sock.close()
+
+
+@pytest.fixture
+async def bot(cx: Context, db_url: str, slack: Any, example_dealers: None) -> AsyncIterator[Bot]:
+    """cxbot as a single-workspace Slack app (CXBOT_SLACK_BOT_TOKEN) with the example dealers."""
+    async with running(slack_settings(db_url, api_url=slack.url), cx, slack) as b:
+        yield b

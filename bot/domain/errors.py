@@ -10,7 +10,7 @@
     │   ├── Conflict            a known id came back with different content       (HTTP 409)
     │   └── InvalidInput        per-field problems                                (HTTP 422)
     └── DeliveryError           outbound delivery failed
-        ├── RetryLater          try again after `seconds`
+        ├── RetryLater          try again later (after `seconds` if the other side said)
         └── PermanentFailure    will never succeed; `reason` says why
 """
 
@@ -81,8 +81,11 @@ class DeliveryError(CxError):
 
 
 class RetryLater(DeliveryError):
-    def __init__(self, seconds: float, reason: str = "") -> None:
-        super().__init__(reason or f"retry in {seconds:g}s")
+    """A passing failure. `seconds` is what the other side asked for (Retry-After); None leaves
+    the wait to the dispatcher's backoff."""
+
+    def __init__(self, reason: str, seconds: float | None = None) -> None:
+        super().__init__(reason)
         self.seconds = seconds
         self.reason = reason
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Mapping
 
+from bot.domain.status_words import StatusWords
 from bot.domain.values import Kind, Survey, SurveyResponse
 
 
@@ -47,6 +48,7 @@ class Rules:
     sales_opportunity_lookback: timedelta = timedelta(days=120)
     kinds: Mapping[Kind, KindRules] = field(default_factory=lambda: DEFAULT_KINDS)
     dealers: Mapping[str, DealerRules] = field(default_factory=dict)
+    status_words: StatusWords = field(default_factory=StatusWords.default)  # shared by Slack and email
 
     def _dealer(self, dealer: str) -> DealerRules:
         return self.dealers.get(dealer) or DealerRules()

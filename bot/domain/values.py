@@ -96,12 +96,30 @@ ANONYMOUS = "Anonymous"
 
 @dataclass(frozen=True)
 class Actor:
-    """Who asks for a change. `dealers` is None for an actor with access to every dealer
-    (a bootstrap API key, the CLI operator, the system); people are resolved from `identity`."""
+    """Who asks. `dealers` is None for an actor with access to every dealer (a bootstrap API key,
+    the CLI operator, the system). Slack users and mail senders start with no dealers at all and
+    get theirs from their grants (`services.access.resolve`), so a forgotten check denies."""
 
     channel: Channel
     identity: str
     dealers: frozenset[str] | None = None
+    person_id: int | None = None
+    name: str | None = None
+
+    @classmethod
+    def slack(cls, team_id: str, user_id: str) -> Actor:
+        return cls(Channel.SLACK, f"{team_id}/{user_id}", frozenset())
+
+    @classmethod
+    def email(cls, address: str) -> Actor:
+        return cls(Channel.EMAIL, address.strip().lower(), frozenset())
+
+    @property
+    def slack_ids(self) -> tuple[str, str] | None:
+        if self.channel is not Channel.SLACK:
+            return None
+        team, _, user = self.identity.partition("/")
+        return team, user
 
     @property
     def label(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 from bot.domain.clock import Clock, SystemClock
 from bot.domain.rules import Rules
@@ -16,3 +17,6 @@ class Context:
     db: Database
     rules: Rules = field(default_factory=Rules)
     clock: Clock = field(default_factory=SystemClock)
+    # Called after a transaction queued notifications, so this process's dispatcher looks at
+    # once; other replicas find the rows at their next poll.
+    wake: Callable[[], None] = field(default=lambda: None)

@@ -6,10 +6,12 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.domain.errors import InvalidInput, Problem, UnknownAlert
-from bot.domain.status import AlertChange, normal_alert_id, transition
-from bot.domain.values import Actor, Alert, HistoryEntry, Status
-from bot.services import Context
+from bot.domain.errors import CxError, InvalidInput, Problem, UnknownAlert
+from bot.domain.status import AlertChange, clean_note, normal_alert_id, transition
+from bot.domain.values import Actor, Alert, HistoryEntry, HistoryEvent, Status
+from bot.domain.views import AlertView
+from bot.services import Context, access, routing
+from storage.database import Tx
 from storage.repositories.alerts import AlertFilter
 
 MAX_PAGE = 500
@@ -29,30 +31,77 @@ class Page:
     next_cursor: str | None
 
 
-async def change_status(cx: Context, ref: str, actor: Actor, to: Status, note: str | None) -> AlertChange:
+class AlreadyApplied(CxError):
+    """The request carrying this change (a retried Slack event, a mail read twice) was applied before."""
+
+
+async def change_status(cx: Context, ref: str, actor: Actor, to: Status, note: str | None, *, once: str | None = None) -> AlertChange:
     """The one path for every status change: the actor must be allowed for the alert's dealer,
-    the move must be allowed, a note is required; the history records who, where and why."""
+    the move must be allowed, a note is required; the history records who, where and why.
+    `once` names the request; a request already applied raises AlreadyApplied and changes nothing."""
     alert_id = normal_alert_id(ref)
     async with cx.db.transaction() as tx:
-        alert = await tx.alerts.get(alert_id, lock=True)  # lock: two people answering at once take turns
-        if alert is None or not actor.may_see(alert.dealer):
-            raise UnknownAlert(alert_id)  # never confirm another dealer's alert exists
-        change = transition(alert, actor, to, note, at=cx.clock.now())
+        actor = await access.resolve(tx, actor)
+        alert = await _visible(tx, alert_id, actor, lock=True)  # lock: two people answering at once take turns
+        change = transition(alert, actor, to, note, at=cx.clock.now(), person_id=actor.person_id)
+        if once is not None and not await tx.slack.first_time(once, change.entry.at):
+            raise AlreadyApplied(once)
         await tx.alerts.save(change.after, change.entry.at)
         await tx.history.append([change.entry])
+        await tx.outbox.enqueue(await routing.after_change(tx, change, display(actor)), change.entry.at)
+    cx.wake()
     return change
+
+
+async def comment(cx: Context, ref: str, actor: Actor, text: str, *, once: str | None = None) -> HistoryEntry:
+    """Keep a remark on the alert's history without changing its status."""
+    alert_id = normal_alert_id(ref)
+    note = clean_note(text)
+    async with cx.db.transaction() as tx:
+        actor = await access.resolve(tx, actor)
+        alert = await _visible(tx, alert_id, actor)
+        if once is not None and not await tx.slack.first_time(once, cx.clock.now()):
+            raise AlreadyApplied(once)
+        entry = HistoryEntry(alert.id, cx.clock.now(), actor.channel, actor.label, HistoryEvent.COMMENT, None, None, note, actor.person_id)
+        await tx.history.append([entry])
+    return entry
+
+
+def display(actor: Actor) -> str:
+    """How a message names who did something: a Slack mention, a name, or the actor's label."""
+    ids = actor.slack_ids
+    if ids:
+        return f"<@{ids[1]}>"
+    return actor.name or actor.label
+
+
+async def _visible(tx: Tx, alert_id: str, actor: Actor, lock: bool = False) -> Alert:
+    alert = await tx.alerts.get(alert_id, lock=lock)
+    if alert is None or not actor.may_see(alert.dealer):
+        raise UnknownAlert(alert_id)  # never confirm that another dealer's alert exists
+    return alert
 
 
 async def detail(cx: Context, ref: str, actor: Actor) -> AlertDetail:
     alert_id = normal_alert_id(ref)
     async with cx.db.read() as tx:
-        alert = await tx.alerts.get(alert_id)
-        if alert is None or not actor.may_see(alert.dealer):
-            raise UnknownAlert(alert_id)
+        actor = await access.resolve(tx, actor)
+        alert = await _visible(tx, alert_id, actor)
         history = await tx.history.of(alert_id)
         dealer = await tx.dealers.get(alert.dealer)
         customer = await tx.customers.get(alert.dealer, alert.customer_id) if alert.customer_id else None
     return AlertDetail(alert, history, dealer.name if dealer else alert.dealer, customer.name if customer else None)
+
+
+async def view(cx: Context, ref: str, actor: Actor) -> AlertView:
+    """What the alert's message shows, for an actor allowed to see it."""
+    alert_id = normal_alert_id(ref)
+    async with cx.db.read() as tx:
+        actor = await access.resolve(tx, actor)
+        await _visible(tx, alert_id, actor)
+        found = await tx.views.alert_view(alert_id)
+    assert found is not None
+    return found
 
 
 def encode_cursor(a: Alert) -> str:
@@ -63,7 +112,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         at, id_ = raw.split("|", 1)
-        return datetime.fromisoformat(at), id_
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is None:  # every cursor given out has an offset; a naive time cannot be compared
+            raise ValueError(at)
+        return when, id_
     except ValueError:
         raise InvalidInput([Problem("cursor", "is not a cursor this server gave out")]) from None
 
@@ -72,6 +124,8 @@ async def find(cx: Context, actor: Actor, f: AlertFilter, limit: int = 50, curso
     """Alerts the actor may see, newest first, a page at a time."""
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput([Problem("limit", f"must be between 1 and {MAX_PAGE}")])
+    async with cx.db.read() as tx:
+        actor = await access.resolve(tx, actor)
     if actor.dealers is not None:
         f = AlertFilter(**{**f.__dict__, "dealers": (f.dealers & actor.dealers) if f.dealers is not None else actor.dealers})
     after = decode_cursor(cursor) if cursor else None

@@ -12,9 +12,10 @@ from bot.domain import rules as R
 from bot.domain.errors import Conflict, InvalidInput, Problem
 from bot.domain.status import system_close
 from bot.domain.values import SYSTEM, Alert, CustomerIn, HistoryEntry, HistoryEvent, Kind, Phones, Status, SurveyResponse
-from bot.services import Context
+from bot.services import Context, routing
 from storage.database import Tx
 from storage.repositories.customers import CustomerState, FlagUpdate
+from storage.repositories.responses import StoredMeanwhile
 
 Key = tuple[str, str]
 
@@ -67,6 +68,18 @@ async def ingest(cx: Context, responses: Sequence[SurveyResponse], *, partial: b
     different content it is a conflict. Unknown dealers are invalid input. Unless `partial`,
     any conflict or invalid item rejects the whole batch and nothing is stored; with `partial`
     (CSV import) those items are reported in `rejected` and the rest is stored."""
+    for _ in range(2):
+        try:
+            return await _ingest_once(cx, responses, partial)
+        except StoredMeanwhile:
+            # A concurrent request (a platform's retry, another replica) stored some of these ids
+            # after this transaction looked them up; nothing of this one was kept. Look again: they
+            # are duplicates or conflicts now.
+            continue
+    return await _ingest_once(cx, responses, partial)
+
+
+async def _ingest_once(cx: Context, responses: Sequence[SurveyResponse], partial: bool) -> IntakeResult:
     now = cx.clock.now()
     hashes = [content_hash(r) for r in responses]
     result = IntakeResult()
@@ -98,6 +111,8 @@ async def ingest(cx: Context, responses: Sequence[SurveyResponse], *, partial: b
         result.rejected = problems
         if fresh:
             await _store(cx, tx, fresh, {r.id: h for r, h in zip(responses, hashes)}, now, result)
+    if result.alerts or result.closed:
+        cx.wake()
     return result
 
 
@@ -127,6 +142,8 @@ async def _store(cx: Context, tx: Tx, fresh: list[SurveyResponse], hashes: dict[
             await tx.alerts.save(change.after, now)
         await tx.history.append([c.entry for c in closures])
         result.closed = [c.after for c in closures]
+        for change in closures:
+            await tx.outbox.enqueue(await routing.after_change(tx, change, "cxbot"), now)
 
     alerts: list[Alert] = []
     history: list[HistoryEntry] = []
@@ -142,6 +159,7 @@ async def _store(cx: Context, tx: Tx, fresh: list[SurveyResponse], hashes: dict[
             history.append(HistoryEntry(id_, now, SYSTEM.channel, SYSTEM.label, HistoryEvent.CREATED, None, Status.NEW, R.reason(kind, r, cx.rules)))
     await tx.alerts.insert_many(alerts, now)
     await tx.history.append(history)
+    await tx.outbox.enqueue(await routing.new_alerts(tx, alerts), now)
     result.alerts = alerts
 
 
@@ -165,7 +183,7 @@ def _detractor_changes(
         state = states[key]
         now_flag = R.is_detractor(r.nps, r.dealer, rules)
         if now_flag:
-            since = now if not state.detractor else None
+            since = now if not state.detractor else state.detractor_since  # still flagged: keep when it was set
             updates.append(FlagUpdate(key, latest[key], True, r.id, since))  # type: ignore[arg-type]
             raise_for[key] = r
         else:

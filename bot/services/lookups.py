@@ -2,63 +2,47 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
-from bot.domain.errors import NotFound
-from bot.domain.values import ANONYMOUS, Actor, Alert
-from bot.services import Context
+from bot.domain.errors import InvalidInput, NotFound, Problem
+from bot.domain.values import ANONYMOUS, Actor
+from bot.domain.views import CustomerCard, ResponseSummary
+from bot.services import Context, access, alerts
 from storage.repositories.alerts import AlertFilter
-
-
-@dataclass(frozen=True)
-class ResponseSummary:
-    id: str
-    survey: str
-    submitted_at: datetime
-    nps: int | None
-    scores: dict[str, int]
-    comment: str | None
-    purchase_date: date | None
-    service_date: date | None
-    segment: int | None
-
-
-@dataclass(frozen=True)
-class CustomerCard:
-    dealer: str
-    customer_id: str
-    name: str  # "Anonymous" once anonymized
-    anonymized: bool
-    kind: str
-    customer_number: str | None
-    email: str | None
-    phones: dict[str, str | None]
-    language: str | None
-    salesperson_email: str | None
-    detractor: bool
-    detractor_response_id: str | None
-    latest: list[ResponseSummary]
-    open_alerts: list[Alert]
 
 
 def _summary(r: Any) -> ResponseSummary:
     return ResponseSummary(r.id, r.survey, r.submitted_at, r.nps, dict(r.scores or {}), r.comment, r.purchase_date, r.service_date, r.segment)
 
 
+async def find_customers(cx: Context, actor: Actor, query: str, limit: int = 5) -> list[CustomerCard]:
+    """Customers of the actor's dealers by id, number, email or part of the name."""
+    if not query.strip():
+        raise InvalidInput([Problem("query", "give a name, an email address or a customer id")])
+    async with cx.db.read() as tx:
+        actor = await access.resolve(tx, actor)
+        if actor.dealers is not None and not actor.dealers:
+            return []
+        rows = await tx.customers.search(sorted(actor.dealers) if actor.dealers is not None else None, query, limit)
+    return [await customer(cx, actor, r.dealer_code, r.customer_id) for r in rows]
+
+
 async def customer(cx: Context, actor: Actor, dealer: str, customer_id: str, latest: int = 5) -> CustomerCard:
     """The customer as stored, their latest answers, the detractor flag and open alerts."""
-    if not actor.may_see(dealer):
-        raise NotFound(f"No customer {customer_id!r} at dealer {dealer!r}.")
     async with cx.db.read() as tx:
+        actor = await access.resolve(tx, actor)
+        if not actor.may_see(dealer):
+            raise NotFound(f"No customer {customer_id!r} at dealer {dealer!r}.")
         c = await tx.customers.get(dealer, customer_id)
         if c is None:
             raise NotFound(f"No customer {customer_id!r} at dealer {dealer!r}.")
         responses = await tx.responses.latest_for(dealer, customer_id, latest)
         alerts = await tx.alerts.find(AlertFilter(customer=(dealer, customer_id), open_only=True), 100)
+        d = await tx.dealers.get(dealer)
+    newest = responses[0] if responses else None
     return CustomerCard(
         dealer=dealer,
+        dealer_name=d.name if d else dealer,
         customer_id=customer_id,
         name=ANONYMOUS if c.anonymized else (c.name or customer_id),
         anonymized=c.anonymized,
@@ -70,6 +54,17 @@ async def customer(cx: Context, actor: Actor, dealer: str, customer_id: str, lat
         salesperson_email=c.salesperson_email,
         detractor=c.detractor,
         detractor_response_id=c.detractor_response_id,
+        contact_name=newest.contact_name if newest else None,
+        contact_email=newest.contact_email if newest else None,
+        contact_phone=newest.contact_phone if newest else None,
         latest=[_summary(r) for r in responses],
         open_alerts=alerts,
     )
+
+
+async def customer_of_alert(cx: Context, actor: Actor, ref: str) -> CustomerCard:
+    """The record of the customer an alert is about (the Customer button)."""
+    d = await alerts.detail(cx, ref, actor)
+    if not d.alert.customer_id:
+        raise NotFound(f"{d.alert.id} is not about a known customer.")
+    return await customer(cx, actor, d.alert.dealer, d.alert.customer_id)

@@ -131,7 +131,10 @@ class AlertsRepo(Repo):
         if f.dealers is not None:
             q = q.where(T.c.dealer_code.in_(sorted(f.dealers)))
         if f.overdue_at is not None:
-            q = q.where(T.c.handled_at.is_(None), T.c.due_at < f.overdue_at)
+            # As a subquery so the partial index answers it: given the ORDER BY below, SQLite
+            # would otherwise walk ix_alerts_created over every alert ever raised.
+            past_due = select(T.c.id).where(T.c.handled_at.is_(None), T.c.due_at < f.overdue_at)
+            q = q.where(T.c.id.in_(past_due))
         if f.escalated is not None:
             q = q.where(T.c.escalation_level > 0 if f.escalated else T.c.escalation_level == 0)
         if f.customer is not None:

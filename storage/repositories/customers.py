@@ -27,6 +27,7 @@ class CustomerState:
     detractor: bool
     detractor_response_id: str | None
     anonymized: bool
+    detractor_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class CustomersRepo(Repo):
 
     async def states(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CustomerState]:
         out: dict[tuple[str, str], CustomerState] = {}
-        cols = (T.c.dealer_code, T.c.customer_id, T.c.latest_response_id, T.c.latest_submitted_at, T.c.latest_nps, T.c.detractor, T.c.detractor_response_id, T.c.anonymized)
+        cols = (T.c.dealer_code, T.c.customer_id, T.c.latest_response_id, T.c.latest_submitted_at, T.c.latest_nps, T.c.detractor, T.c.detractor_response_id, T.c.anonymized, T.c.detractor_since)
         for part in chunks(list(keys)):
             q = select(*cols).where(tuple_(T.c.dealer_code, T.c.customer_id).in_(part))
             if self.locks_rows:
@@ -79,7 +80,7 @@ class CustomersRepo(Repo):
             for r in await self.conn.execute(q):
                 latest = Latest(r.latest_response_id, r.latest_submitted_at, r.latest_nps) if r.latest_response_id else None
                 key = (r.dealer_code, r.customer_id)
-                out[key] = CustomerState(key, latest, r.detractor, r.detractor_response_id, r.anonymized)
+                out[key] = CustomerState(key, latest, r.detractor, r.detractor_response_id, r.anonymized, r.detractor_since)
         return out
 
     async def set_flags(self, changes: Sequence[FlagUpdate], now: datetime) -> None:
@@ -114,6 +115,21 @@ class CustomersRepo(Repo):
                 for c in sorted(changes, key=lambda c: c.key)
             ],
         )
+
+    async def search(self, dealers: Sequence[str] | None, query: str, limit: int) -> list[Any]:
+        """By customer id or number, email, or part of the name (anonymized customers: id only)."""
+        low = query.strip().lower()
+        match = or_(
+            T.c.customer_id == query.strip(),
+            T.c.customer_number == query.strip(),
+            func.lower(T.c.email) == low,
+            func.lower(T.c.name).contains(low, autoescape=True),
+        )
+        q = select(T).where(match)
+        if dealers is not None:
+            q = q.where(T.c.dealer_code.in_(sorted(dealers)))
+        q = q.order_by(T.c.dealer_code, T.c.customer_id).limit(limit)
+        return list(await self.conn.execute(q))
 
     async def get(self, dealer: str, customer_id: str) -> Any | None:
         return (await self.conn.execute(select(T).where(T.c.dealer_code == dealer, T.c.customer_id == customer_id))).first()

@@ -44,6 +44,9 @@ class DealersRepo(Repo):
     async def change(self, code: str, values: dict[str, Any], now: datetime) -> None:
         await self.conn.execute(update(D).where(D.c.code == code).values(**values, updated_at=now))
 
+    async def teams(self, codes: Sequence[str] | None = None) -> dict[str, set[str]]:
+        return await _dealer_teams(self.conn, codes)
+
     async def routes(self, code: str) -> list[Any]:
         return list(await self.conn.execute(select(RT).where(RT.c.dealer_code == code).order_by(RT.c.kind)))
 
@@ -101,9 +104,33 @@ class PeopleRepo(Repo):
                 G.insert(), [{"person_id": person_id, "dealer_code": d, "role": r} for d, r in sorted(grants.items())]
             )
 
+    async def by_slack(self, team_id: str, user_id: str) -> tuple[Any, dict[str, Role]] | None:
+        q = select(P).join(S, S.c.person_id == P.c.id).where(S.c.team_id == team_id, S.c.user_id == user_id)
+        person = (await self.conn.execute(q)).first()
+        if person is None:
+            return None
+        return person, await self.grants(person.id)
+
+    async def names(self, ids: Sequence[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        return {r.id: r.name for r in await self.conn.execute(select(P.c.id, P.c.name).where(P.c.id.in_(sorted(set(ids)))))}
+
     async def all_with_grants(self) -> list[tuple[Any, dict[str, Role]]]:
         people = list(await self.conn.execute(select(P).order_by(P.c.email)))
         grants: dict[int, dict[str, Role]] = {}
         for r in await self.conn.execute(select(G)):
             grants.setdefault(r.person_id, {})[r.dealer_code] = Role(r.role)
         return [(p, grants.get(p.id, {})) for p in people]
+
+
+async def _dealer_teams(conn: Any, codes: Sequence[str] | None) -> dict[str, set[str]]:
+    """The Slack workspaces each dealer's routing names (routes and escalation targets)."""
+    out: dict[str, set[str]] = {}
+    for table in (RT, ET):
+        q = select(table.c.dealer_code, table.c.slack_team).where(table.c.slack_team.is_not(None)).distinct()
+        if codes is not None:
+            q = q.where(table.c.dealer_code.in_(sorted(codes)))
+        for code, team in await conn.execute(q):
+            out.setdefault(code, set()).add(team)
+    return out

@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from storage.models import Response
 from storage.repositories.base import Repo, chunks
 
 T = Response.__table__
+
+
+class StoredMeanwhile(Exception):
+    """Another transaction stored one of these response ids after this one looked them up."""
 
 
 class ResponsesRepo(Repo):
@@ -23,7 +28,10 @@ class ResponsesRepo(Repo):
 
     async def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
-            await self.conn.execute(T.insert(), list(rows))
+            try:
+                await self.conn.execute(T.insert(), list(rows))
+            except IntegrityError as e:  # the ids were checked in this transaction: only a race gets here
+                raise StoredMeanwhile(str(e.orig)) from e
 
     async def get(self, id_: str) -> Any | None:
         return (await self.conn.execute(select(T).where(T.c.id == id_))).first()

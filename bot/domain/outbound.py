@@ -1,0 +1,33 @@
+"""Outbound work a service asks for: rows of the outbox, delivered later by the dispatcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Action(StrEnum):
+    SLACK_CARD = "slack.card"  # post the alert's message
+    SLACK_REFRESH = "slack.refresh"  # update the alert's message in place from its current state
+    SLACK_THREAD_NOTE = "slack.note"  # a status change's note, in the message's thread
+    SLACK_TEXT = "slack.text"  # a short text (in a thread when thread_of is set)
+
+
+@dataclass(frozen=True)
+class Outbound:
+    action: Action
+    lane: str
+    alert_id: str | None = None
+    team_id: str | None = None
+    channel_id: str | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+def slack_lane(team: str | None, channel: str) -> str:
+    """Messages to one channel are delivered in the order they were decided."""
+    return f"slack:{team or '-'}:{channel}"
+
+
+def to_slack(action: Action, team: str | None, channel: str, alert_id: str | None = None, **payload: Any) -> Outbound:
+    return Outbound(action, slack_lane(team, channel), alert_id, team, channel, dict(payload))

@@ -1,0 +1,67 @@
+"""Read models that cross packages: what a message about an alert or a customer shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from bot.domain.values import Alert, HistoryEntry
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """An alert with what its message shows, read from the current state when it is rendered."""
+
+    alert: Alert
+    dealer_name: str
+    dealer_time_zone: str
+    dealer_language: str
+    customer_name: str  # "Anonymous" once anonymized
+    anonymized: bool
+    detractor: bool  # the customer's flag now
+    survey: str | None = None
+    nps: int | None = None
+    scores: dict[str, int] = field(default_factory=dict)
+    comment: str | None = None
+    segment: int | None = None
+    submitted_at: datetime | None = None
+    visit_date: date | None = None  # purchase or service date
+    reason: str | None = None  # why the alert was raised
+    last_change: HistoryEntry | None = None
+    last_change_by: str | None = None  # a display name, or a Slack mention for Slack users
+    with_detractor: bool = False  # a Hot Alert whose response also flagged a detractor
+
+
+@dataclass(frozen=True)
+class ResponseSummary:
+    id: str
+    survey: str
+    submitted_at: datetime
+    nps: int | None
+    scores: dict[str, int]
+    comment: str | None
+    purchase_date: date | None
+    service_date: date | None
+    segment: int | None
+
+
+@dataclass(frozen=True)
+class CustomerCard:
+    dealer: str
+    dealer_name: str
+    customer_id: str
+    name: str  # "Anonymous" once anonymized
+    anonymized: bool
+    kind: str
+    customer_number: str | None
+    email: str | None
+    phones: dict[str, str | None]
+    language: str | None
+    salesperson_email: str | None
+    detractor: bool
+    detractor_response_id: str | None
+    contact_name: str | None
+    contact_email: str | None
+    contact_phone: str | None
+    latest: list[ResponseSummary]
+    open_alerts: list[Alert]

@@ -1,0 +1,107 @@
+"""The `/cx` slash command. Every answer is ephemeral and given in the acknowledgement itself
+(database look-ups only, well within Slack's 3 seconds)."""
+
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.domain.errors import InvalidInput, Refused
+from bot.domain.values import Actor, Status
+from bot.services import Context, alerts, lookups
+from notifications.slack import blocks
+from notifications.slack.escape import escape_mrkdwn
+from storage.repositories.alerts import AlertFilter
+
+USAGE = {
+    "resolve": "`/cx resolve ALERT-ID what was done…` (e.g. `/cx resolve HA-12 Called her, new date Friday`)",
+    "ongoing": "`/cx ongoing ALERT-ID what was done…` (e.g. `/cx ongoing HA-12 Left a voicemail`)",
+    "alert": "`/cx alert ALERT-ID` (e.g. `/cx alert HA-12`)",
+    "alerts": "`/cx alerts [open|overdue|escalated]`",
+    "customer": "`/cx customer NAME | EMAIL | CUSTOMER-ID`",
+}
+LIST_LIMIT = 20
+
+
+class CommandHandlers:
+    def __init__(self, cx: Context) -> None:
+        self.cx = cx
+        self.routes: dict[str, Callable[[Actor, list[str]], Awaitable[str]]] = {
+            "resolve": self._resolve,
+            "resolved": self._resolve,
+            "ongoing": self._ongoing,
+            "alert": self._alert,
+            "alerts": self._alerts,
+            "customer": self._customer,
+            "help": self._help,
+        }
+
+    async def on_command(self, ack: Any, command: dict[str, Any]) -> None:
+        words = (command.get("text") or "").split()
+        actor = Actor.slack(command.get("team_id", ""), command.get("user_id", ""))
+        name = words[0].lower() if words else "help"
+        handler = self.routes.get(name)
+        if handler is None:
+            text = f"I don't know `/cx {escape_mrkdwn(name)}`.\n\n{blocks.HELP}"
+        else:
+            try:
+                text = await handler(actor, words[1:])
+            except InvalidInput as why:
+                text = f"{why.message}\nUsage: {USAGE.get(name, '`/cx help`')}"
+            except Refused as why:
+                text = f"Nothing changed: {escape_mrkdwn(why.message)}"
+        await ack(text=text, response_type="ephemeral")
+
+    async def _set(self, actor: Actor, args: list[str], to: Status, usage: str) -> str:
+        if len(args) < 2:
+            return f"Give the alert id and a note. Usage: {usage}"
+        change = await alerts.change_status(self.cx, args[0], actor, to, " ".join(args[1:]))
+        return f"*{change.after.id}* is now *{blocks.STATUS_WORD[change.after.status]}*. The note is in the alert's thread."
+
+    async def _resolve(self, actor: Actor, args: list[str]) -> str:
+        return await self._set(actor, args, Status.RESOLVED, USAGE["resolve"])
+
+    async def _ongoing(self, actor: Actor, args: list[str]) -> str:
+        return await self._set(actor, args, Status.ONGOING, USAGE["ongoing"])
+
+    async def _alert(self, actor: Actor, args: list[str]) -> str:
+        if len(args) != 1:
+            return f"Usage: {USAGE['alert']}"
+        d = await alerts.detail(self.cx, args[0], actor)
+        view = await alerts.view(self.cx, args[0], actor)
+        return blocks.alert_text(view, d.history, self.cx.clock.now())
+
+    async def _alerts(self, actor: Actor, args: list[str]) -> str:
+        which = args[0].lower() if args else "open"
+        now = self.cx.clock.now()
+        filters = {
+            "open": AlertFilter(open_only=True),
+            "overdue": AlertFilter(overdue_at=now),
+            "escalated": AlertFilter(escalated=True, open_only=True),
+        }
+        if which not in filters or len(args) > 1:
+            return f"Usage: {USAGE['alerts']}"
+        page = await alerts.find(self.cx, actor, filters[which], LIST_LIMIT)
+        if not page.items:
+            return f"No {which} alerts for your dealers."
+        more = "\n…and more: use the API or `cxbot alerts list` for the full list." if page.next_cursor else ""
+        return f"*{which.capitalize()} alerts* ({len(page.items)}{'+' if page.next_cursor else ''}):\n" + "\n".join(
+            blocks.alert_summary_line(a, now) for a in page.items
+        ) + more
+
+    async def _customer(self, actor: Actor, args: list[str]) -> str:
+        if not args:
+            return f"Usage: {USAGE['customer']}"
+        found = await lookups.find_customers(self.cx, actor, " ".join(args))
+        if not found:
+            return f"No customer of your dealers matches “{escape_mrkdwn(' '.join(args))}”."
+        return "\n\n".join("\n".join(escape_mrkdwn(line) for line in blocks.customer_lines(c)) for c in found)
+
+    async def _help(self, actor: Actor, args: list[str]) -> str:
+        return blocks.HELP
+
+
+def register(app: AsyncApp, cx: Context, command: str = "/cx") -> None:
+    h = CommandHandlers(cx)
+    app.command(command)(h.on_command)

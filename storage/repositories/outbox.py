@@ -1,0 +1,129 @@
+"""The outbox: notifications waiting to be delivered, and leases on their lanes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from sqlalchemy import and_, func, or_, select, update
+
+from bot.domain.outbound import Outbound
+from storage.models import OutboxLane, OutboxRow
+from storage.repositories.base import Repo, chunks
+
+T = OutboxRow.__table__
+L = OutboxLane.__table__
+
+PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    lane: str
+    action: str
+    alert_id: str | None
+    team_id: str | None
+    channel_id: str | None
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    done_at: datetime | None
+    last_error: str | None
+
+
+def _item(r: Any) -> OutboxItem:
+    return OutboxItem(
+        r.id, r.lane, r.action, r.alert_id, r.team_id, r.channel_id, dict(r.payload or {}), r.status,
+        r.attempts, r.next_attempt_at, r.created_at, r.done_at, r.last_error,
+    )
+
+
+class OutboxRepo(Repo):
+    async def enqueue(self, items: Sequence[Outbound], now: datetime) -> None:
+        if not items:
+            return
+        await self.conn.execute(
+            T.insert(),
+            [
+                {
+                    "lane": o.lane,
+                    "action": o.action.value,
+                    "alert_id": o.alert_id,
+                    "team_id": o.team_id,
+                    "channel_id": o.channel_id,
+                    "payload": o.payload,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "created_at": now,
+                }
+                for o in items
+            ],
+        )
+        lanes = sorted({o.lane for o in items})
+        for part in chunks(lanes):
+            await self.conn.execute(self.insert(L).values([{"lane": lane} for lane in part]).on_conflict_do_nothing())
+
+    async def due_lanes(self, now: datetime, limit: int) -> list[str]:
+        """Lanes with something due (their head may still be waiting: the dispatcher checks)."""
+        q = select(T.c.lane).where(T.c.status == PENDING, T.c.next_attempt_at <= now).group_by(T.c.lane).limit(limit)
+        return list(await self.conn.scalars(q))
+
+    async def lease(self, lanes: Sequence[str], owner: str, now: datetime, until: datetime) -> list[str]:
+        """Take the lanes nobody holds; on PostgreSQL replicas skip each other's locked rows."""
+        if not lanes:
+            return []
+        free = select(L.c.lane).where(L.c.lane.in_(sorted(lanes)), or_(L.c.lease_until.is_(None), L.c.lease_until < now))
+        if self.dialect == "postgresql":
+            free = free.with_for_update(skip_locked=True)
+        stmt = (
+            update(L)
+            .where(L.c.lane.in_(free.scalar_subquery()), or_(L.c.lease_until.is_(None), L.c.lease_until < now))
+            .values(lease_until=until, lease_owner=owner)
+            .returning(L.c.lane)
+        )
+        return list(await self.conn.scalars(stmt))
+
+    async def release(self, lane: str, owner: str) -> None:
+        await self.conn.execute(update(L).where(L.c.lane == lane, L.c.lease_owner == owner).values(lease_until=None, lease_owner=None))
+
+    async def pending_in(self, lane: str, limit: int) -> list[OutboxItem]:
+        q = select(T).where(T.c.lane == lane, T.c.status == PENDING).order_by(T.c.id).limit(limit)
+        return [_item(r) for r in await self.conn.execute(q)]
+
+    async def done(self, ids: Sequence[int], now: datetime) -> None:
+        for part in chunks(list(ids), 900):
+            await self.conn.execute(update(T).where(T.c.id.in_(part)).values(status=DONE, done_at=now, last_error=None))
+
+    async def failed(self, id_: int, now: datetime, reason: str) -> None:
+        await self.conn.execute(
+            update(T).where(T.c.id == id_).values(status=FAILED, done_at=now, last_error=reason[:2000], attempts=T.c.attempts + 1)
+        )
+
+    async def retry_at(self, id_: int, at: datetime, reason: str) -> None:
+        await self.conn.execute(
+            update(T).where(T.c.id == id_).values(next_attempt_at=at, last_error=reason[:2000], attempts=T.c.attempts + 1)
+        )
+
+    async def fail_pending(self, where: Any, now: datetime, reason: str) -> int:
+        result = await self.conn.execute(
+            update(T).where(T.c.status == PENDING, where).values(status=FAILED, done_at=now, last_error=reason)
+        )
+        return int(result.rowcount or 0)
+
+    async def fail_team(self, team_id: str, now: datetime, reason: str) -> int:
+        return await self.fail_pending(and_(T.c.team_id == team_id, T.c.action.like("slack.%")), now, reason)
+
+    async def listing(self, status: str | None, limit: int) -> list[OutboxItem]:
+        q = select(T)
+        if status:
+            q = q.where(T.c.status == status)
+        q = q.order_by(T.c.id.desc()).limit(limit)
+        return [_item(r) for r in await self.conn.execute(q)]
+
+    async def counts(self) -> dict[str, int]:
+        return {s: n for s, n in await self.conn.execute(select(T.c.status, func.count()).group_by(T.c.status))}
