@@ -3,6 +3,7 @@ anything else is kept as a comment on the alert. Replies arrive as `message` eve
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -15,6 +16,14 @@ from bot.services import Context, replies
 log = structlog.get_logger()
 
 IGNORED_SUBTYPES = {"message_changed", "message_deleted", "bot_message", "channel_join", "channel_leave"}
+_LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>[\s,:]*")
+
+
+def typed_text(raw: str) -> str:
+    """What the person typed: Slack sends `&`, `<`, `>` as entities and may start a reply with a
+    mention of the bot (`@cxbot resolved …`)."""
+    text = _LEADING_MENTION.sub("", raw)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 class ThreadHandlers:
@@ -30,7 +39,7 @@ class ThreadHandlers:
         actor = Actor.slack(team, user)
         key = f"event:{body.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
         try:
-            result = await replies.thread_reply(self.cx, actor, event["channel"], thread_ts, event.get("text") or "", key)
+            result = await replies.thread_reply(self.cx, actor, event["channel"], thread_ts, typed_text(event.get("text") or ""), key)
         except Refused as why:
             await client.chat_postEphemeral(channel=event["channel"], user=user, thread_ts=thread_ts, text=f"Nothing changed: {why.message}")
             return
