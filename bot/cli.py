@@ -19,7 +19,7 @@ from bot.console import alert_line, when
 from bot.domain.errors import InvalidInput, Problem, Refused
 from bot.domain.values import Actor, Channel, Kind, Scope, Status
 from bot.logs import configure
-from bot.services import Context, alerts, dealers, intake, keys
+from bot.services import Context, alerts, dealers, intake, keys, outbox
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.csvfile import count_rows, read_rows
 from handlers.dealer_file import read_dealer_file
@@ -301,6 +301,48 @@ async def alerts_set(alert_id: str, status: str, note: str | None) -> None:
     finally:
         await cx.db.close()
     click.echo(f"{change.after.id}: {change.before.status} → {change.after.status}")
+
+
+# ---- outbox ---------------------------------------------------------------------------------
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """Notifications waiting to be sent, sent, or failed."""
+
+
+@outbox_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "failed", "done"]), help="Only rows in this state.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+@run
+async def outbox_list(status: str | None, limit: int) -> None:
+    """Newest first, with the reason of each failure."""
+    cx = await context()
+    try:
+        rows, counts = await outbox.items(cx, status, limit)
+    finally:
+        await cx.db.close()
+    click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "the outbox is empty")
+    for r in rows:
+        where = r.lane.split(":", 1)[-1]
+        line = f"{r.id:>7}  {r.status:<7} {r.action:<13} {r.alert_id or '-':<8} {where:<28} tries {r.attempts:<2} {when(r.created_at)}"
+        click.echo(line + (f"\n         {r.last_error}" if r.last_error and r.status != "done" else ""))
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Every failed row.")
+@run
+async def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
+    """Send failed rows again (e.g. after inviting the bot to the channel)."""
+    if not ids and not all_failed:
+        raise Failed("give the ids to send again, or --all-failed")
+    cx = await context()
+    try:
+        n = await outbox.retry(cx, None if all_failed else list(ids))
+    finally:
+        await cx.db.close()
+    click.echo(f"{n} queued again; a running `cxbot serve` sends them within a few seconds")
 
 
 # ---- import ---------------------------------------------------------------------------------

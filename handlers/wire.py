@@ -6,7 +6,7 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, TypeAdapter, ValidationError, ValidationInfo, field_validator, with_config
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, TypeAdapter, ValidationError, ValidationInfo, field_validator, with_config
 from typing_extensions import TypedDict
 
 from bot.domain.errors import Problem
@@ -15,7 +15,17 @@ from bot.domain.values import ContactIn, CustomerIn, CustomerKind, Phones, Surve
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50)]
-Lang = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z]{2,3}([-_][a-z0-9]{2,8})?$")]
+_LANGUAGE = re.compile(r"^[a-z]{2,3}([-_][a-z0-9]{2,8})?$")
+
+
+def _language(v: str) -> str:
+    if not _LANGUAGE.match(v):
+        raise ValueError(f"{v!r} is not a language code like da, de or en")
+    return v
+
+
+# Lower-cased before it is checked, so "DE" from a spreadsheet is fine.
+Lang = Annotated[str, StringConstraints(strip_whitespace=True, to_lower=True), AfterValidator(_language)]
 Score = Annotated[StrictInt, Field(ge=1, le=5)]
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
@@ -165,18 +175,45 @@ def problems_of(err: ValidationError, index: int | None) -> list[Problem]:
     return out
 
 
-def parse_responses(items: list[Any]) -> tuple[list[SurveyResponse], list[Problem]]:
-    """Check every item; returns the converted responses and every problem found (by index)."""
+def _nul_fields(v: Any, path: str, out: list[str]) -> list[str]:
+    """Dotted paths of the strings (and the objects whose keys) holding a NUL character."""
+    if isinstance(v, str):
+        if "\x00" in v:
+            out.append(path or "body")
+    elif isinstance(v, dict):
+        if any("\x00" in k for k in v if isinstance(k, str)):
+            out.append(path or "body")
+        for k, x in v.items():
+            _nul_fields(x, f"{path}.{k}" if path else str(k), out)
+    elif isinstance(v, list):
+        for n, x in enumerate(v):
+            _nul_fields(x, f"{path}.{n}" if path else str(n), out)
+    return out
+
+
+def parse_responses(items: list[Any], *, check_nul: bool = True) -> tuple[list[SurveyResponse], list[Problem]]:
+    """Check every item; returns the converted responses and every problem found (by index).
+    NUL characters are refused (PostgreSQL cannot store them); `check_nul=False` skips that walk
+    when the caller knows there are none (no `\\u0000` in the JSON body)."""
     good: list[SurveyResponse] = []
     problems: list[Problem] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             problems.append(Problem("body", "each response must be a JSON object", i))
             continue
+        nul = _nul_fields(item, "", []) if check_nul else []
         try:
-            good.append(_ONE.validate_python(item).to_domain())
+            response = _ONE.validate_python(item).to_domain()
         except ValidationError as e:
-            problems += problems_of(e, i)
+            found = problems_of(e, i)
+            problems += found
+            named = {p.field for p in found}
+            problems += [Problem(f, "must not contain the NUL character (\\u0000)", i) for f in nul if f not in named]
+            continue
+        if nul:
+            problems += [Problem(f, "must not contain the NUL character (\\u0000)", i) for f in nul]
+        else:
+            good.append(response)
     return good, problems
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from bot.domain.errors import CxError, InvalidInput, Problem, UnknownAlert
 from bot.domain.status import AlertChange, clean_note, normal_alert_id, transition
-from bot.domain.values import Actor, Alert, HistoryEntry, HistoryEvent, Status
+from bot.domain.values import ANONYMOUS, Actor, Alert, HistoryEntry, HistoryEvent, Status
 from bot.domain.views import AlertView
 from bot.services import Context, access, routing
 from storage.database import Tx
@@ -22,7 +22,7 @@ class AlertDetail:
     alert: Alert
     history: list[HistoryEntry]
     dealer_name: str
-    customer_name: str | None  # None when unknown or anonymized
+    customer_name: str | None  # "Anonymous" once anonymized; None when there is no customer record
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,11 @@ async def change_status(cx: Context, ref: str, actor: Actor, to: Status, note: s
     async with cx.db.transaction() as tx:
         actor = await access.resolve(tx, actor)
         alert = await _visible(tx, alert_id, actor, lock=True)  # lock: two people answering at once take turns
-        change = transition(alert, actor, to, note, at=cx.clock.now(), person_id=actor.person_id)
-        if once is not None and not await tx.slack.first_time(once, change.entry.at):
+        # Before the transition: a repeat of an applied request would otherwise be refused as an
+        # invalid move (resolved → resolved) and the user told so. A refusal rolls the key back.
+        if once is not None and not await tx.slack.first_time(once, cx.clock.now()):
             raise AlreadyApplied(once)
+        change = transition(alert, actor, to, note, at=cx.clock.now(), person_id=actor.person_id)
         await tx.alerts.save(change.after, change.entry.at)
         await tx.history.append([change.entry])
         await tx.outbox.enqueue(await routing.after_change(tx, change, display(actor)), change.entry.at)
@@ -90,7 +92,8 @@ async def detail(cx: Context, ref: str, actor: Actor) -> AlertDetail:
         history = await tx.history.of(alert_id)
         dealer = await tx.dealers.get(alert.dealer)
         customer = await tx.customers.get(alert.dealer, alert.customer_id) if alert.customer_id else None
-    return AlertDetail(alert, history, dealer.name if dealer else alert.dealer, customer.name if customer else None)
+    name = None if customer is None else (ANONYMOUS if customer.anonymized else customer.name)
+    return AlertDetail(alert, history, dealer.name if dealer else alert.dealer, name)
 
 
 async def view(cx: Context, ref: str, actor: Actor) -> AlertView:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Sequence
 
 from bot.domain import rules as R
 from bot.domain.errors import Conflict, InvalidInput, Problem
 from bot.domain.status import system_close
-from bot.domain.values import SYSTEM, Alert, CustomerIn, HistoryEntry, HistoryEvent, Kind, Phones, Status, SurveyResponse
+from bot.domain.values import SYSTEM, Alert, HistoryEntry, HistoryEvent, Kind, Status, SurveyResponse
 from bot.services import Context, routing
 from storage.database import Tx
 from storage.repositories.customers import CustomerState, FlagUpdate
@@ -37,23 +37,17 @@ def _plain(v: Any) -> Any:
     return str(v)
 
 
+HASHED = ("id", "survey", "dealer", "submitted_at", "segment", "anonymous", "nps", "scores", "comment", "publish_consent",
+          "answers", "test_drive_requested_at", "test_drive_source", "purchased_at", "ordered_at")
+
+
 def content_hash(r: SurveyResponse) -> str:
-    """Identifies a response's content, so a resend of the same answer is a harmless duplicate.
-    Taken after anonymization, so no personal data survives even as a hash."""
-    data = asdict(_without_personal_data(r)) if r.anonymous else asdict(r)
+    """Identifies an answer's content, so a resend of the same answer is a harmless duplicate.
+    It covers the answer and the customer id, never personal data (names, addresses, phones,
+    purchase or service dates), so no personal data survives anonymization even as a hash."""
+    data = {k: getattr(r, k) for k in HASHED} | {"customer": r.customer.id}
     raw = json.dumps(data, sort_keys=True, default=_plain, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _without_personal_data(r: SurveyResponse) -> SurveyResponse:
-    c = r.customer
-    return replace(
-        r,
-        customer=CustomerIn(c.id, c.kind, None, None, Phones(), c.language, c.customer_number, c.salesperson_email),
-        contact=None,
-        purchase_date=None,
-        service_date=None,
-    )
 
 
 async def unknown_dealers(cx: Context, codes: Sequence[str]) -> set[str]:
@@ -110,7 +104,7 @@ async def _ingest_once(cx: Context, responses: Sequence[SurveyResponse], partial
                 raise InvalidInput(problems)
         result.rejected = problems
         if fresh:
-            await _store(cx, tx, fresh, {r.id: h for r, h in zip(responses, hashes)}, now, result)
+            await _store(cx, tx, fresh, seen, now, result)  # seen: the hash of each stored item, not of a rejected twin
     if result.alerts or result.closed:
         cx.wake()
     return result

@@ -13,7 +13,7 @@ from bot.domain.errors import Conflict, InvalidInput, InvalidTransition, NotAllo
 from bot.services import Context
 from bot.services.keys import KeyRing
 from handlers.http import intake, reads
-from handlers.http.common import ApiState, HttpLimits, TooLarge, Unauthorized
+from handlers.http.common import ApiState, HttpLimits, RefuseNul, TooLarge, Unauthorized
 from handlers.wire import ResponseWire
 
 log = structlog.get_logger()
@@ -37,6 +37,7 @@ def create_api(cx: Context, keys: KeyRing, limits: HttpLimits, lifespan: Any = N
     app.state.api = ApiState(cx, keys, limits)
     app.include_router(intake.router)
     app.include_router(reads.router)
+    app.add_middleware(RefuseNul)
 
     @app.exception_handler(Unauthorized)
     async def _unauthorized(_: Request, e: Unauthorized) -> JSONResponse:
@@ -61,7 +62,7 @@ def create_api(cx: Context, keys: KeyRing, limits: HttpLimits, lifespan: Any = N
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_: Request, e: RequestValidationError) -> JSONResponse:
         problems = [
-            Problem(".".join(str(p) for p in err["loc"] if p not in ("query", "body", "path")) or "body", str(err["msg"]))
+            Problem(".".join(str(p) for p in err["loc"] if p not in ("query", "body", "path")) or "body", str(err["msg"]).removeprefix("Value error, "))
             for err in e.errors()
         ]
         return _errors(problems)

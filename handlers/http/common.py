@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, Request
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Receive, Scope as AsgiScope, Send
 
 from bot.domain.errors import CxError
 from bot.domain.values import Alert, HistoryEntry, Scope
@@ -34,6 +36,26 @@ class Unauthorized(CxError):
 
 class TooLarge(CxError):
     pass
+
+
+NUL_MESSAGE = "must not contain the NUL character"
+
+
+class RefuseNul:
+    """PostgreSQL can neither store nor compare text holding a NUL character, so a path or query
+    with one is refused at the door (422) instead of failing deep inside a query (500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            where = "path" if "\x00" in scope["path"] else "query" if b"%00" in scope["query_string"] else None
+            if where:
+                answer = JSONResponse({"errors": [{"index": None, "field": where, "message": NUL_MESSAGE}]}, status_code=422)
+                await answer(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def state(request: Request) -> ApiState:

@@ -68,7 +68,8 @@ def _items(body: bytes) -> list[Any]:
 @router.post("/api/v1/responses", status_code=202, openapi_extra=_BODY_DOC, summary="Submit survey responses")
 async def post_responses(request: Request, who: Principal = scoped(Scope.INTAKE)) -> JSONResponse:
     st = state(request)
-    items = _items(await read_body(request, st.limits.max_body_bytes))
+    raw = await read_body(request, st.limits.max_body_bytes)
+    items = _items(raw)
     if not items:
         raise InvalidInput([Problem("responses", "must hold at least one response")])
     if len(items) > st.limits.max_batch:
@@ -77,9 +78,13 @@ async def post_responses(request: Request, who: Principal = scoped(Scope.INTAKE)
         dealer = item.get("dealer_id") if isinstance(item, dict) else None
         if isinstance(dealer, str) and not who.actor.may_see(dealer.strip()):
             raise NotAllowed(f"this key is not allowed for dealer {dealer!r}")
-    responses, problems = parse_responses(items)
+    responses, problems = parse_responses(items, check_nul=b"\\u0000" in raw)  # JSON can carry NUL only escaped
     if problems:
-        named = {i: item["dealer_id"].strip() for i, item in enumerate(items) if isinstance(item, dict) and isinstance(item.get("dealer_id"), str)}
+        named = {
+            i: item["dealer_id"].strip()
+            for i, item in enumerate(items)
+            if isinstance(item, dict) and isinstance(item.get("dealer_id"), str) and "\x00" not in item["dealer_id"]
+        }
         unknown = await intake.unknown_dealers(st.cx, sorted(set(named.values())))
         problems += [Problem("dealer_id", f"unknown dealer {code!r}", i) for i, code in named.items() if code in unknown]
         raise InvalidInput(sorted(problems, key=lambda p: (p.index or 0, p.field)))

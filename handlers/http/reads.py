@@ -6,13 +6,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.domain.values import Kind, Scope, Status
 from bot.services import alerts, lookups
 from bot.services import dealers as dealer_service
 from bot.services.keys import Principal
-from handlers.http.common import alert_json, history_json, iso, scoped, state
+from handlers.http.common import NUL_MESSAGE, alert_json, history_json, iso, scoped, state
 from storage.repositories.alerts import AlertFilter
 
 router = APIRouter()
@@ -59,6 +59,13 @@ class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: Status = Field(description="ongoing or resolved")
     note: str = Field(description="What was done: who contacted the customer, what was agreed, what happens next.")
+
+    @field_validator("note")
+    @classmethod
+    def _no_nul(cls, v: str) -> str:
+        if "\x00" in v:  # PostgreSQL cannot store it
+            raise ValueError(NUL_MESSAGE)
+        return v
 
 
 @router.post("/api/v1/alerts/{alert_id}/status", tags=["alerts"], summary="Set an alert ongoing or resolved, with a note")

@@ -118,6 +118,13 @@ class OutboxRepo(Repo):
     async def fail_team(self, team_id: str, now: datetime, reason: str) -> int:
         return await self.fail_pending(and_(T.c.team_id == team_id, T.c.action.like("slack.%")), now, reason)
 
+    async def requeue(self, ids: Sequence[int] | None, now: datetime) -> int:
+        q = update(T).where(T.c.status == FAILED)
+        if ids is not None:
+            q = q.where(T.c.id.in_(sorted(ids)))
+        result = await self.conn.execute(q.values(status=PENDING, next_attempt_at=now, attempts=0, done_at=None))
+        return int(result.rowcount or 0)
+
     async def listing(self, status: str | None, limit: int) -> list[OutboxItem]:
         q = select(T)
         if status:
