@@ -9,13 +9,11 @@ import dataclasses
 import socket
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
 
 import structlog
 import uvicorn
 from fastapi import FastAPI
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
 
 from bot.domain.clock import Clock, SystemClock
 from bot.services import Context, keys
@@ -23,8 +21,7 @@ from bot.services.keys import KeyRing
 from bot.settings import Settings, SettingsError
 from handlers.http.app import create_api
 from handlers.http.common import HttpLimits
-from handlers.slack.app import SlackConfig, build_slack_app
-from handlers.slack.http import mount
+from handlers.slack.config import SlackConfig
 from notifications.dispatcher import DispatchSettings, Dispatcher
 from notifications.pacing import Rate, SlackPaces
 from notifications.slack.client import SlackSender
@@ -59,7 +56,7 @@ class Runtime:
     cx: Context
     api: FastAPI
     dispatcher: Dispatcher
-    slack_app: AsyncApp | None = None
+    slack_app: Any = None  # slack_bolt's AsyncApp when Slack is configured
     sender: SlackSender | None = None
 
 
@@ -95,9 +92,13 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
         DispatchSettings(concurrency=s.concurrency, max_attempts=o.max_attempts, backoff_base=o.backoff_seconds, backoff_max=o.backoff_max_seconds, poll_seconds=o.poll_seconds),
         paces,
     )
-    cx = dataclasses.replace(cx, wake=dispatcher.wake)
+    channels = frozenset({"slack"} if sender is not None else set())
+    cx = dataclasses.replace(cx, wake=dispatcher.wake, channels=channels)
     slack_app = None
     if sender is not None:
+        # slack_bolt is imported only when Slack is on: it is a third of the start-up time.
+        from handlers.slack.app import build_slack_app
+
         slack_app, store = build_slack_app(cx, config, sender.forget)
         sender.installations = store
     ring = KeyRing([k.get_secret_value() for k in settings.core.api_keys])
@@ -108,6 +109,8 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
         tasks = [asyncio.create_task(dispatcher.run(stop), name="dispatcher")] if background else []
         socket = None
         if slack_app is not None and config.app_token and background:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
             socket = AsyncSocketModeHandler(slack_app, config.app_token)
             await socket.connect_async()
             log.info("slack_socket_mode_connected")
@@ -123,6 +126,8 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
 
     api = create_api(cx, ring, HttpLimits(settings.http.max_body_bytes, settings.http.max_batch), lifespan)
     if slack_app is not None:
+        from handlers.slack.http import mount
+
         mount(api, slack_app, events=config.signing_secret is not None, oauth=config.multi_workspace)
     return Runtime(cx, api, dispatcher, slack_app, sender)
 

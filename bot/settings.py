@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import tomllib
+from email.utils import parseaddr
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from bot.domain.rules import DEFAULT_KINDS, DealerRules, KindRules, Rules
@@ -167,6 +168,61 @@ class SlackSettings(_Group):
         return self.bot_token is not None or self.client_id is not None
 
 
+class SmtpSettings(_Group):
+    """Outgoing mail. With no host, cxbot sends no mail (and says so at start)."""
+
+    model_config = SettingsConfigDict(env_prefix="CXBOT_SMTP_", frozen=True, extra="ignore")
+    table: ClassVar[str] = "smtp"
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)  # default by tls: 25, 587 (starttls), 465 (implicit)
+    username: str | None = None
+    password: SecretStr | None = None  # never logged, never shown by a repr
+    tls: Literal["none", "starttls", "implicit"] = "none"
+    ca_file: str | None = None  # a private CA to trust (tests, internal relays)
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"none": 25, "starttls": 587, "implicit": 465}[self.tls]
+
+
+class ImapSettings(_Group):
+    """The mailbox cxbot reads replies and bounces from. With no host, no mail is read."""
+
+    model_config = SettingsConfigDict(env_prefix="CXBOT_IMAP_", frozen=True, extra="ignore")
+    table: ClassVar[str] = "imap"
+    host: str | None = None
+    port: int | None = Field(default=None, ge=1, le=65535)  # default: 993 with implicit TLS, else 143
+    username: str | None = None
+    password: SecretStr | None = None
+    tls: Literal["none", "starttls", "implicit"] = "implicit"
+    ca_file: str | None = None
+    folder: str = "INBOX"
+    processed_folder: str = "Processed"
+    rejected_folder: str = "Rejected"
+    poll_seconds: float = Field(default=30.0, gt=0)  # without IDLE, or between IDLE renewals
+    idle: bool = True
+    batch: int = Field(default=100, ge=1, le=1000)
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or (993 if self.tls == "implicit" else 143)
+
+
+class MailSettings(_Group):
+    """What cxbot's mail looks like: the sender, where replies go, the secret behind reply tags."""
+
+    model_config = SettingsConfigDict(env_prefix="CXBOT_MAIL_", frozen=True, extra="ignore")
+    table: ClassVar[str] = "mail"
+    # CXBOT_MAIL_FROM, e.g. "cxbot <cxbot@cx.group.example>" ("from" is a Python keyword).
+    sender: str | None = Field(default=None, validation_alias=AliasChoices("CXBOT_MAIL_FROM", "from"))
+    reply_address: str | None = None  # the mailbox cxbot reads; default: the address of CXBOT_MAIL_FROM
+    secret: SecretStr | None = None  # signs reply and bounce tags; required once mail is on
+    verp: bool = True  # per-recipient envelope sender on the mailbox, so every bounce names its address
+    bounce_limit: int = Field(default=3, ge=1, le=9)
+    bounce_flag_days: int = Field(default=90, ge=1)
+
+
 class OutboxSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="CXBOT_OUTBOX_", frozen=True, extra="ignore")
     table: ClassVar[str] = "outbox"
@@ -248,6 +304,9 @@ class Settings:
     rules: Rules
     slack: SlackSettings = field(default_factory=SlackSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    imap: ImapSettings = field(default_factory=ImapSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
 
     @property
     def database_url(self) -> str:
@@ -260,6 +319,9 @@ GROUPS = {
     "rules": ("CXBOT_RULES_", "rules"),
     "slack": ("CXBOT_SLACK_", "slack"),
     "outbox": ("CXBOT_OUTBOX_", "outbox"),
+    "smtp": ("CXBOT_SMTP_", "smtp"),
+    "imap": ("CXBOT_IMAP_", "imap"),
+    "mail": ("CXBOT_MAIL_", "mail"),
 }
 
 
@@ -283,6 +345,7 @@ def load_settings() -> Settings:
     groups: dict[str, Any] = {}
     classes: dict[str, type[_Group]] = {
         "core": CoreSettings, "http": HttpSettings, "rules": RulesSettings, "slack": SlackSettings, "outbox": OutboxSettings,
+        "smtp": SmtpSettings, "imap": ImapSettings, "mail": MailSettings,
     }
     for name, cls in classes.items():
         try:
@@ -300,6 +363,23 @@ def load_settings() -> Settings:
         folder = Path(groups["core"].database_url.split(":///", 1)[-1]).expanduser().parent
         if not folder.is_dir():
             raise SettingsError(f"CXBOT_DATABASE_URL: folder {folder} does not exist")
+    _check_mail(groups["smtp"], groups["imap"], groups["mail"])
     return Settings(
-        core=groups["core"], http=groups["http"], rules=groups["rules"].to_rules(), slack=slack, outbox=groups["outbox"]
+        core=groups["core"], http=groups["http"], rules=groups["rules"].to_rules(), slack=slack, outbox=groups["outbox"],
+        smtp=groups["smtp"], imap=groups["imap"], mail=groups["mail"],
     )
+
+
+def _check_mail(smtp: SmtpSettings, imap: ImapSettings, mail: MailSettings) -> None:
+    if not (smtp.host or imap.host):
+        return
+    if smtp.host and not mail.sender:
+        raise SettingsError("CXBOT_MAIL_FROM: needed to send mail, e.g. \"cxbot <cxbot@cx.group.example>\"")
+    if mail.sender and "@" not in parseaddr(mail.sender)[1]:
+        raise SettingsError(f"CXBOT_MAIL_FROM: {mail.sender!r} has no email address")
+    if mail.secret is None or len(mail.secret.get_secret_value()) < 16:
+        raise SettingsError("CXBOT_MAIL_SECRET: needed (16+ random characters) to sign the reply and bounce tags of cxbot's mail")
+    if imap.host and not (imap.username and imap.password):
+        raise SettingsError("CXBOT_IMAP_USERNAME: the mailbox's user name and CXBOT_IMAP_PASSWORD are needed to read replies")
+    if smtp.username and smtp.password is None:
+        raise SettingsError("CXBOT_SMTP_PASSWORD: needed with CXBOT_SMTP_USERNAME")

@@ -15,6 +15,7 @@ from storage.repositories.customers import CustomersRepo
 from storage.repositories.dealers import DealersRepo, PeopleRepo
 from storage.repositories.history import HistoryRepo
 from storage.repositories.keys import KeysRepo
+from storage.repositories.mail import MailRepo
 from storage.repositories.outbox import OutboxRepo
 from storage.repositories.responses import ResponsesRepo
 from storage.repositories.slack import SlackRepo
@@ -59,6 +60,10 @@ class Tx:
     @cached_property
     def keys(self) -> KeysRepo:
         return KeysRepo(self.conn, self.dialect)
+
+    @cached_property
+    def mail(self) -> MailRepo:
+        return MailRepo(self.conn, self.dialect)
 
     @cached_property
     def outbox(self) -> OutboxRepo:

@@ -335,6 +335,45 @@ class ProcessedEvent(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
+class MailMessage(Base):
+    """Every mail cxbot sent: its Message-ID (so replies can be matched by In-Reply-To), the alert
+    it is about and the address it went to (the reply tag is checked against these)."""
+
+    __tablename__ = "mail_messages"
+    message_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    alert_id: Mapped[str | None] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(320))
+    purpose: Mapped[str] = mapped_column(String(32))
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (Index("ix_mail_messages_alert", "alert_id", "recipient"),)
+
+
+class Address(Base):
+    """One bounce record per email address, staff or customer (seed 003): flagged for a while
+    after a bounce; after the limit nothing more is sent until it is verified again."""
+
+    __tablename__ = "addresses"
+    email: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower-cased
+    verp_tag: Mapped[str] = mapped_column(String(32), unique=True)
+    bounces: Mapped[int] = mapped_column(Integer, default=0)
+    first_bounce_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_bounce_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_status: Mapped[str | None] = mapped_column(String(32))
+    last_diagnostic: Mapped[str | None] = mapped_column(Text)
+    verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class Lease(Base):
+    """A named lease (one replica reads a mailbox at a time, say): held until `until`."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(64))
+    until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
 # slack_sdk's own tables for OAuth installations and states, in cxbot's schema and migrations.
 SLACK_INSTALLATIONS = AsyncSQLAlchemyInstallationStore.build_installations_table(Base.metadata, "slack_installations")
 SLACK_BOTS = AsyncSQLAlchemyInstallationStore.build_bots_table(Base.metadata, "slack_bots")

@@ -12,6 +12,8 @@ class Action(StrEnum):
     SLACK_REFRESH = "slack.refresh"  # update the alert's message in place from its current state
     SLACK_THREAD_NOTE = "slack.note"  # a status change's note, in the message's thread
     SLACK_TEXT = "slack.text"  # a short text (in a thread when thread_of is set)
+    MAIL_ALERT = "mail.alert"  # the alert, to one address
+    MAIL_NOTE = "mail.note"  # an answer to a reply: confirmation, comment kept, or why nothing changed
 
 
 @dataclass(frozen=True)
@@ -31,3 +33,9 @@ def slack_lane(team: str | None, channel: str) -> str:
 
 def to_slack(action: Action, team: str | None, channel: str, alert_id: str | None = None, **payload: Any) -> Outbound:
     return Outbound(action, slack_lane(team, channel), alert_id, team, channel, dict(payload))
+
+
+def to_mail(action: Action, address: str, alert_id: str | None = None, **payload: Any) -> Outbound:
+    """Mail to one address, in the order decided for that address."""
+    addr = address.strip().lower()
+    return Outbound(action, f"mail:{addr}", alert_id, None, None, {"to": addr, **payload})

@@ -30,6 +30,12 @@ class AlertView:
     last_change: HistoryEntry | None = None
     last_change_by: str | None = None  # a display name, or a Slack mention for Slack users
     with_detractor: bool = False  # a Hot Alert whose response also flagged a detractor
+    # How to reach the customer (None once anonymized): what staff need to act.
+    customer_email: str | None = None
+    customer_phones: dict[str, str] = field(default_factory=dict)
+    contact_name: str | None = None
+    contact_email: str | None = None
+    contact_phone: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,3 +20,5 @@ class Context:
     # Called after a transaction queued notifications, so this process's dispatcher looks at
     # once; other replicas find the rows at their next poll.
     wake: Callable[[], None] = field(default=lambda: None)
+    # Outbound channels that are configured ("slack", "mail"); nothing is queued for the others.
+    channels: frozenset[str] = frozenset({"slack", "mail"})

@@ -50,7 +50,7 @@ async def change_status(cx: Context, ref: str, actor: Actor, to: Status, note: s
         change = transition(alert, actor, to, note, at=cx.clock.now(), person_id=actor.person_id)
         await tx.alerts.save(change.after, change.entry.at)
         await tx.history.append([change.entry])
-        await tx.outbox.enqueue(await routing.after_change(tx, change, display(actor)), change.entry.at)
+        await tx.outbox.enqueue(await routing.after_changes(tx, [change], display(actor), cx.channels), change.entry.at)
     cx.wake()
     return change
 

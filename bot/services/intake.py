@@ -132,12 +132,10 @@ async def _store(cx: Context, tx: Tx, fresh: list[SurveyResponse], hashes: dict[
         closures = [
             system_close(open_dt[key], SYSTEM, note, now) for key, note in sorted(clear_for.items()) if key in open_dt
         ]
-        for change in closures:
-            await tx.alerts.save(change.after, now)
+        await tx.alerts.save_many([c.after for c in closures], now)
         await tx.history.append([c.entry for c in closures])
         result.closed = [c.after for c in closures]
-        for change in closures:
-            await tx.outbox.enqueue(await routing.after_change(tx, change, "cxbot"), now)
+        await tx.outbox.enqueue(await routing.after_changes(tx, closures, "cxbot", cx.channels), now)
 
     alerts: list[Alert] = []
     history: list[HistoryEntry] = []
@@ -153,7 +151,7 @@ async def _store(cx: Context, tx: Tx, fresh: list[SurveyResponse], hashes: dict[
             history.append(HistoryEntry(id_, now, SYSTEM.channel, SYSTEM.label, HistoryEvent.CREATED, None, Status.NEW, R.reason(kind, r, cx.rules)))
     await tx.alerts.insert_many(alerts, now)
     await tx.history.append(history)
-    await tx.outbox.enqueue(await routing.new_alerts(tx, alerts), now)
+    await tx.outbox.enqueue(await routing.new_alerts(tx, alerts, cx.channels), now)
     result.alerts = alerts
 
 

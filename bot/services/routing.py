@@ -2,65 +2,94 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
-from bot.domain.outbound import Action, Outbound, to_slack
+from bot.domain.outbound import Action, Outbound, to_mail, to_slack
 from bot.domain.status import AlertChange
 from bot.domain.values import Alert, Kind
 from storage.database import Tx
 
+SLACK, MAIL = "slack", "mail"
 
-async def new_alerts(tx: Tx, alerts: Sequence[Alert]) -> list[Outbound]:
-    """A card per alert in its route's Slack channel. A detractor raised by the same response as a
-    Hot Alert shows on the Hot Alert's card instead of a message of its own."""
+
+async def new_alerts(tx: Tx, alerts: Sequence[Alert], channels: frozenset[str]) -> list[Outbound]:
+    """A card per alert in its route's Slack channel and a mail to the route's addresses. A
+    detractor raised by the same response as a Hot Alert shows on the Hot Alert's card and mail
+    instead of messages of its own. A dealer whose Slack is not connected (or was removed) and
+    whose route names no addresses gets the alert by mail at its staff's and managers' addresses,
+    so nothing is lost."""
     hot_responses = {a.response_id for a in alerts if a.kind is Kind.HOT_ALERT}
-    routes: dict[tuple[str, Kind], object] = {}
+    shown = [a for a in alerts if not (a.kind is Kind.DETRACTOR and a.response_id in hot_responses)]
+    if not shown:
+        return []
+    routes = await tx.dealers.routes_of([a.dealer for a in shown])
+    removed = await tx.slack.removed_teams() if SLACK in channels else set()
     out: list[Outbound] = []
-    for a in alerts:
-        if a.kind is Kind.DETRACTOR and a.response_id in hot_responses:
-            continue
-        key = (a.dealer, a.kind)
-        if key not in routes:
-            routes[key] = await tx.dealers.route(a.dealer, a.kind)
-        route = routes[key]
-        if route is not None and route.slack_channel:  # type: ignore[attr-defined]
-            out.append(to_slack(Action.SLACK_CARD, route.slack_team, route.slack_channel, a.id))  # type: ignore[attr-defined]
+    fallback: list[Alert] = []
+    for a in shown:
+        route = routes.get((a.dealer, a.kind))
+        slack_ok = SLACK in channels and route is not None and route.slack_channel and route.slack_team not in removed
+        if slack_ok:
+            out.append(to_slack(Action.SLACK_CARD, route.slack_team, route.slack_channel, a.id))
+        if MAIL in channels:
+            emails = list(route.emails or []) if route is not None else []
+            out += [to_mail(Action.MAIL_ALERT, e, a.id) for e in emails]
+            if not slack_ok and not emails:
+                fallback.append(a)
+    if fallback:
+        out += await mail_to_staff(tx, fallback)
     return out
 
 
-async def card_of(tx: Tx, alert: Alert) -> tuple[str, str | None, str] | None:
-    """(alert id, team, channel) of the card that shows `alert`: its own, or for a detractor shown
-    on a Hot Alert's card, that one. The posted card's place wins over the current route."""
-    owner = alert
-    if alert.kind is Kind.DETRACTOR and alert.response_id:
-        for other in await tx.alerts.of_responses([alert.response_id]):
-            if other.kind is Kind.HOT_ALERT:
-                owner = other
-    receipt = await tx.slack.receipt(owner.id)
-    if receipt is not None:
-        return owner.id, receipt.team_id, receipt.channel_id
-    route = await tx.dealers.route(owner.dealer, owner.kind)
-    if route is None or not route.slack_channel:
-        return None
-    return owner.id, route.slack_team, route.slack_channel
+async def mail_to_staff(tx: Tx, alerts: Sequence[Alert]) -> list[Outbound]:
+    staff = await tx.dealers.staff_emails([a.dealer for a in alerts])
+    return [to_mail(Action.MAIL_ALERT, e, a.id) for a in alerts for e in staff.get(a.dealer, [])]
 
 
-async def after_change(tx: Tx, change: AlertChange, by: str) -> list[Outbound]:
-    """Refresh the card in place and put the note in its thread."""
-    card = await card_of(tx, change.after)
-    if card is None:
+async def cards_of(tx: Tx, alerts: Sequence[Alert]) -> dict[str, tuple[str, str | None, str]]:
+    """Per alert id: (card alert id, team, channel) of the card that shows it — its own, or for a
+    detractor shown on a Hot Alert's card, that one. A posted card's place wins over the route."""
+    owners: dict[str, Alert] = {a.id: a for a in alerts}
+    dt = [a for a in alerts if a.kind is Kind.DETRACTOR and a.response_id]
+    if dt:
+        hot = {o.response_id: o for o in await tx.alerts.of_responses([a.response_id for a in dt if a.response_id]) if o.kind is Kind.HOT_ALERT}
+        owners.update({a.id: hot[a.response_id] for a in dt if a.response_id in hot})
+    receipts = await tx.slack.receipts([o.id for o in owners.values()])
+    routes: dict[tuple[str, Kind], Any] = {}
+    missing = [o for o in owners.values() if o.id not in receipts]
+    if missing:
+        routes = await tx.dealers.routes_of([o.dealer for o in missing])
+    out: dict[str, tuple[str, str | None, str]] = {}
+    for alert_id, owner in owners.items():
+        if owner.id in receipts:
+            r = receipts[owner.id]
+            out[alert_id] = (owner.id, r.team_id if r.team_id != "-" else None, r.channel_id)
+            continue
+        route = routes.get((owner.dealer, owner.kind))
+        if route is not None and route.slack_channel:
+            out[alert_id] = (owner.id, route.slack_team, route.slack_channel)
+    return out
+
+
+async def after_changes(tx: Tx, changes: Sequence[AlertChange], by: str, channels: frozenset[str]) -> list[Outbound]:
+    """Refresh each card in place and put the note in its thread."""
+    if SLACK not in channels or not changes:
         return []
-    owner, team, channel = card
-    e = change.entry
-    note = {
-        "alert": change.after.id,
-        "old": e.old_status.value if e.old_status else None,
-        "new": e.new_status.value if e.new_status else None,
-        "event": e.event.value,
-        "by": by,
-        "note": e.note,
-    }
-    return [
-        to_slack(Action.SLACK_REFRESH, team, channel, owner),
-        to_slack(Action.SLACK_THREAD_NOTE, team, channel, owner, **note),
-    ]
+    cards = await cards_of(tx, [c.after for c in changes])
+    out: list[Outbound] = []
+    for change in changes:
+        card = cards.get(change.after.id)
+        if card is None:
+            continue
+        owner, team, channel = card
+        e = change.entry
+        note = {
+            "alert": change.after.id,
+            "old": e.old_status.value if e.old_status else None,
+            "new": e.new_status.value if e.new_status else None,
+            "event": e.event.value,
+            "by": by,
+            "note": e.note,
+        }
+        out += [to_slack(Action.SLACK_REFRESH, team, channel, owner), to_slack(Action.SLACK_THREAD_NOTE, team, channel, owner, **note)]
+    return out

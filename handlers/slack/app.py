@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
@@ -12,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Context
 from handlers.slack import commands, lifecycle, status, threads
+from handlers.slack.config import SlackConfig
 
 SCOPES = [
     "chat:write",  # post alert messages and thread notes; update them in place
@@ -23,25 +22,6 @@ SCOPES = [
 ]
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
-
-
-@dataclass(frozen=True)
-class SlackConfig:
-    signing_secret: str | None
-    bot_token: str | None
-    api_url: str
-    client_id: str | None = None
-    client_secret: str | None = None
-    app_token: str | None = None
-    command: str = "/cx"
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.bot_token or self.client_id)
-
-    @property
-    def multi_workspace(self) -> bool:
-        return bool(self.client_id and self.client_secret)
 
 
 def build_slack_app(cx: Context, config: SlackConfig, forget_token: object) -> tuple[AsyncApp, lifecycle.InstallationStore | None]:

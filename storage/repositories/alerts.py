@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import and_, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, or_, select, tuple_, update
 
 from bot.domain.status import alert_id
 from bot.domain.values import Alert, Kind, Status
@@ -98,6 +98,29 @@ class AlertsRepo(Repo):
                 escalated_at=alert.escalated_at,
                 updated_at=now,
             )
+        )
+
+    async def save_many(self, alerts: Sequence[Alert], now: datetime) -> None:
+        if not alerts:
+            return
+        stmt = (
+            update(T)
+            .where(T.c.id == bindparam("k_id"))
+            .values(
+                status=bindparam("v_status"),
+                handled_at=bindparam("v_handled"),
+                resolved_at=bindparam("v_resolved"),
+                escalation_level=bindparam("v_level"),
+                escalated_at=bindparam("v_escalated"),
+                updated_at=now,
+            )
+        )
+        await self.conn.execute(
+            stmt,
+            [
+                {"k_id": a.id, "v_status": a.status, "v_handled": a.handled_at, "v_resolved": a.resolved_at, "v_level": a.escalation_level, "v_escalated": a.escalated_at}
+                for a in sorted(alerts, key=lambda a: a.id)
+            ],
         )
 
     async def open_for_customers(self, kind: Kind, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Alert]:

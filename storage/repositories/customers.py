@@ -45,20 +45,20 @@ class CustomersRepo(Repo):
         anonymized customer keeps no personal data, now or later. Keys are sorted so concurrent
         upserts on PostgreSQL lock rows in one order and cannot deadlock."""
         ordered = sorted(rows, key=lambda r: (r["dealer_code"], r["customer_id"]))
-        for part in chunks(ordered, 200):
-            values = [{**r, "created_at": now, "updated_at": now} for r in part]
-            stmt = self.insert(T).values(values)
-            ex = stmt.excluded
-            anonymized = or_(T.c.anonymized, ex.anonymized)
-            sets: dict[str, Any] = {
-                "anonymized": anonymized,
-                "updated_at": ex.updated_at,
-            }
-            for col in PERSONAL:
-                sets[col] = case((anonymized, None), else_=func.coalesce(ex[col], T.c[col]))
-            for col in OTHER:
-                sets[col] = func.coalesce(ex[col], T.c[col])
-            await self.conn.execute(stmt.on_conflict_do_update(index_elements=["dealer_code", "customer_id"], set_=sets))
+        if ordered:
+            # One statement for all rows (executemany): built once, so SQLAlchemy caches it.
+            await self.conn.execute(self._upsert(), [{**r, "created_at": now, "updated_at": now} for r in ordered])
+
+    def _upsert(self) -> Any:
+        stmt = self.insert(T)
+        ex = stmt.excluded
+        anonymized = or_(T.c.anonymized, ex.anonymized)
+        sets: dict[str, Any] = {"anonymized": anonymized, "updated_at": ex.updated_at}
+        for col in PERSONAL:
+            sets[col] = case((anonymized, None), else_=func.coalesce(ex[col], T.c[col]))
+        for col in OTHER:
+            sets[col] = func.coalesce(ex[col], T.c[col])
+        return stmt.on_conflict_do_update(index_elements=["dealer_code", "customer_id"], set_=sets)
 
     async def forget_response_details(self, keys: Sequence[tuple[str, str]]) -> None:
         """Seed 000: an anonymous answer permanently deletes contact details and purchase or

@@ -50,6 +50,26 @@ class DealersRepo(Repo):
     async def routes(self, code: str) -> list[Any]:
         return list(await self.conn.execute(select(RT).where(RT.c.dealer_code == code).order_by(RT.c.kind)))
 
+    async def routes_of(self, codes: Sequence[str]) -> dict[tuple[str, Kind], Any]:
+        """Every route of these dealers, by (dealer, kind): one query for a whole batch."""
+        out: dict[tuple[str, Kind], Any] = {}
+        for part in chunks(sorted(set(codes)), 900):
+            out.update({(r.dealer_code, Kind(r.kind)): r for r in await self.conn.execute(select(RT).where(RT.c.dealer_code.in_(part)))})
+        return out
+
+    async def staff_emails(self, codes: Sequence[str]) -> dict[str, list[str]]:
+        """Addresses of the people granted to each dealer as staff or manager."""
+        q = (
+            select(G.c.dealer_code, P.c.email)
+            .join(P, P.c.id == G.c.person_id)
+            .where(G.c.dealer_code.in_(sorted(set(codes))), G.c.role.in_([Role.STAFF, Role.MANAGER]))
+            .order_by(G.c.dealer_code, P.c.email)
+        )
+        out: dict[str, list[str]] = {}
+        for code, email in await self.conn.execute(q):
+            out.setdefault(code, []).append(email)
+        return out
+
     async def route(self, code: str, kind: Kind) -> Any | None:
         return (await self.conn.execute(select(RT).where(RT.c.dealer_code == code, RT.c.kind == kind))).first()
 

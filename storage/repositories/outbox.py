@@ -65,8 +65,7 @@ class OutboxRepo(Repo):
             ],
         )
         lanes = sorted({o.lane for o in items})
-        for part in chunks(lanes):
-            await self.conn.execute(self.insert(L).values([{"lane": lane} for lane in part]).on_conflict_do_nothing())
+        await self.conn.execute(self.insert(L).on_conflict_do_nothing(), [{"lane": lane} for lane in lanes])
 
     async def due_lanes(self, now: datetime, limit: int) -> list[str]:
         """Lanes with something due (their head may still be waiting: the dispatcher checks)."""

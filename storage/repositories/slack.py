@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Sequence
 
 from sqlalchemy import select, update
 
 from storage.models import ProcessedEvent, SlackMessage, SlackWorkspace
-from storage.repositories.base import Repo
+from storage.repositories.base import Repo, chunks
 
 M = SlackMessage.__table__
 W = SlackWorkspace.__table__
@@ -19,6 +19,12 @@ class SlackRepo(Repo):
     async def receipt(self, alert_id: str, purpose: str = "card") -> Any | None:
         q = select(M).where(M.c.alert_id == alert_id, M.c.purpose == purpose)
         return (await self.conn.execute(q)).first()
+
+    async def receipts(self, alert_ids: Sequence[str], purpose: str = "card") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for part in chunks(sorted(set(alert_ids))):
+            out.update({r.alert_id: r for r in await self.conn.execute(select(M).where(M.c.alert_id.in_(part), M.c.purpose == purpose))})
+        return out
 
     async def record(self, alert_id: str, purpose: str, team_id: str, channel_id: str, ts: str, now: datetime) -> None:
         await self.conn.execute(

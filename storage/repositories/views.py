@@ -65,4 +65,11 @@ class ViewsRepo(Repo):
             last_change=last,
             last_change_by=by,
             with_detractor=with_detractor,
+            customer_email=None if anonymized or customer is None else customer.email,
+            customer_phones={}
+            if anonymized or customer is None
+            else {k: v for k, v in (("mobile", customer.phone_mobile), ("work", customer.phone_work), ("home", customer.phone_home)) if v},
+            contact_name=response.contact_name if response else None,
+            contact_email=response.contact_email if response else None,
+            contact_phone=response.contact_phone if response else None,
         )

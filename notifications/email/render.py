@@ -1,0 +1,96 @@
+"""Pure mail renderers: an alert, a confirmation, an answer — subject, plain text and HTML."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from bot.domain.views import AlertView
+from notifications.email.texts import texts
+
+ENV = Environment(
+    loader=PackageLoader("notifications", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=False,
+    keep_trailing_newline=True,
+)
+DATE = {"en": "%d %b %Y, %H:%M", "da": "%d.%m.%Y kl. %H:%M", "de": "%d.%m.%Y, %H:%M Uhr"}
+
+
+@dataclass(frozen=True)
+class Mail:
+    subject: str
+    text: str
+    html: str
+
+
+def local_time(at: datetime, zone: str, lang: str) -> str:
+    return f"{at.astimezone(ZoneInfo(zone)).strftime(DATE.get(lang, DATE['en']))} ({zone})"
+
+
+def _lang(lang: str | None) -> str:
+    code = (lang or "en").lower()[:2]
+    return code if code in DATE else "en"
+
+
+def subject_of(v: AlertView, lang: str) -> str:
+    """`[cx HA-12] Hot Alert – Autohuset Vest – NPS 3`: the tag lets replies find the alert."""
+    t = texts(lang)
+    parts = [f"[cx {v.alert.id}] {t['kinds'][v.alert.kind.value]}", v.dealer_name]
+    if v.nps is not None:
+        parts.append(f"NPS {v.nps}")
+    return " – ".join(parts).replace("\n", " ")
+
+
+def alert_mail(v: AlertView, lang: str | None) -> Mail:
+    code = _lang(lang)
+    t = texts(code)
+    subject = subject_of(v, code)
+    how_html = Markup(escape(t["how"])).format(resolved=Markup("<b>{}</b>").format(t["words"][0]), ongoing=Markup("<b>{}</b>").format(t["words"][1]))
+    context = {
+        "v": v,
+        "t": t,
+        "lang": code,
+        "subject": subject,
+        "how_html": how_html,
+        "kind": t["kinds"][v.alert.kind.value],
+        "status": t["statuses"][v.alert.status.value],
+        "survey": t["surveys"].get(v.survey or "", v.survey) if v.survey else None,
+        "due": local_time(v.alert.due_at, v.dealer_time_zone, code) if v.alert.due_at else None,
+    }
+    return Mail(subject, ENV.get_template("alert.txt.j2").render(context), ENV.get_template("alert.html.j2").render(context))
+
+
+def _note_mail(v: AlertView, lang: str | None, subject_tail: str, body: str, note: str | None) -> Mail:
+    code = _lang(lang)
+    subject = f"Re: [cx {v.alert.id}] {subject_tail}"
+    context = {"v": v, "lang": code, "subject": subject, "body": body, "note": note}
+    return Mail(subject, ENV.get_template("note.txt.j2").render(context), ENV.get_template("note.html.j2").render(context))
+
+
+def confirmation_mail(v: AlertView, lang: str | None, note: str) -> Mail:
+    """After a reply changed the status: what it is now, and the note as saved."""
+    t = texts(_lang(lang))
+    status = t["statuses"][v.alert.status.value]
+    return _note_mail(v, lang, t["confirm_subject"].format(status=status), t["confirm_body"].format(alert=v.alert.id, status=status), note)
+
+
+def comment_mail(v: AlertView, lang: str | None, note: str) -> Mail:
+    t = texts(_lang(lang))
+    status = t["statuses"][v.alert.status.value]
+    return _note_mail(v, lang, t["comment_subject"], t["comment_body"].format(alert=v.alert.id, status=status), note)
+
+
+def refusal_mail(v: AlertView, lang: str | None, reason: str) -> Mail:
+    """Why a reply changed nothing (known senders only; strangers get no answer)."""
+    t = texts(_lang(lang))
+    return _note_mail(v, lang, t["refused_subject"], t["refused_body"].format(reason=reason), None)
+
+
+def note_needed_reason(lang: str | None) -> str:
+    return str(texts(_lang(lang))["note_needed"])
