@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import dataclasses
 import socket
+from datetime import timedelta
+from email.utils import parseaddr
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Awaitable, Callable, Iterator
@@ -23,8 +25,12 @@ from handlers.http.app import create_api
 from handlers.http.common import HttpLimits
 from handlers.slack.config import SlackConfig
 from notifications.dispatcher import DispatchSettings, Dispatcher
+from notifications.email.compose import MailIdentity
+from notifications.email.delivery import MailDelivery
+from notifications.email.sender import SmtpConfig, SmtpSender
 from notifications.pacing import Rate, SlackPaces
 from notifications.slack.client import SlackSender
+from notifications.slack.delivery import SlackDelivery
 from storage import migrate
 from storage.database import Database
 
@@ -78,21 +84,31 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
     """Wire everything; `background=False` leaves the dispatcher for the caller to drive (tests)."""
     config = slack_config(settings)
     sender = SlackSender(config.api_url, config.bot_token) if config.enabled else None
-    s = settings.slack
-    paces = (
-        SlackPaces(Rate(s.post_per_channel_per_second), Rate.per_minute(s.post_per_workspace_per_minute), Rate.per_minute(s.update_per_workspace_per_minute))
-        if s.pacing
-        else None
-    )
+    deliveries: list[Any] = []
+    if sender is not None:
+        s = settings.slack
+        paces = (
+            SlackPaces(Rate(s.post_per_channel_per_second), Rate.per_minute(s.post_per_workspace_per_minute), Rate.per_minute(s.update_per_workspace_per_minute))
+            if s.pacing
+            else None
+        )
+        deliveries.append(SlackDelivery(cx.db, sender, paces, concurrency=s.concurrency))
+    if settings.smtp.host:
+        deliveries.append(mail_delivery(settings, cx))
     o = settings.outbox
     dispatcher = Dispatcher(
         cx.db,
         cx.clock,
-        sender,
-        DispatchSettings(concurrency=s.concurrency, max_attempts=o.max_attempts, backoff_base=o.backoff_seconds, backoff_max=o.backoff_max_seconds, poll_seconds=o.poll_seconds),
-        paces,
+        deliveries,
+        DispatchSettings(
+            max_attempts=o.max_attempts,
+            give_up_after=timedelta(hours=o.give_up_hours),
+            backoff_base=o.backoff_seconds,
+            backoff_max=o.backoff_max_seconds,
+            poll_seconds=o.poll_seconds,
+        ),
     )
-    channels = frozenset({"slack"} if sender is not None else set())
+    channels = frozenset(d.prefix.rstrip(".") for d in deliveries)
     cx = dataclasses.replace(cx, wake=dispatcher.wake, channels=channels)
     slack_app = None
     if sender is not None:
@@ -121,8 +137,7 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
             if socket is not None:
                 await socket.close_async()
             await asyncio.gather(*tasks, return_exceptions=True)
-            if sender is not None:
-                await sender.close()
+            await dispatcher.close()
 
     api = create_api(cx, ring, HttpLimits(settings.http.max_body_bytes, settings.http.max_batch), lifespan)
     if slack_app is not None:
@@ -130,6 +145,31 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
 
         mount(api, slack_app, events=config.signing_secret is not None, oauth=config.multi_workspace)
     return Runtime(cx, api, dispatcher, slack_app, sender)
+
+
+def mail_identity(settings: Settings) -> MailIdentity:
+    m = settings.mail
+    sender = m.sender or ""
+    reply = m.reply_address or parseaddr(sender)[1]
+    secret = m.secret.get_secret_value().encode() if m.secret else b""
+    return MailIdentity(sender=sender, reply_address=reply, secret=secret, verp=m.verp)
+
+
+def mail_delivery(settings: Settings, cx: Context) -> MailDelivery:
+    s = settings.smtp
+    assert s.host
+    smtp = SmtpSender(
+        SmtpConfig(
+            host=s.host,
+            port=s.effective_port,
+            username=s.username,
+            password=s.password.get_secret_value() if s.password else None,
+            tls=s.tls,
+            ca_file=s.ca_file,
+            timeout=s.timeout_seconds,
+        )
+    )
+    return MailDelivery(cx.db, cx.clock, smtp, mail_identity(settings), settings.mail.bounce_limit)
 
 
 def build_api(settings: Settings, cx: Context) -> FastAPI:

@@ -227,7 +227,8 @@ class OutboxSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="CXBOT_OUTBOX_", frozen=True, extra="ignore")
     table: ClassVar[str] = "outbox"
     poll_seconds: float = Field(default=1.0, gt=0)
-    max_attempts: int = Field(default=10, ge=1)
+    max_attempts: int | None = Field(default=None, ge=1)  # unset: retry until give_up_hours
+    give_up_hours: float = Field(default=48, gt=0)
     backoff_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=600.0, gt=0)
 

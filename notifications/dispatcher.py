@@ -6,18 +6,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 import structlog
 
 from bot.domain.clock import Clock
 from bot.domain.errors import DeliveryError, PermanentFailure, RetryLater
-from bot.domain.outbound import Action
-from notifications.pacing import Pacer, SlackPaces
-from notifications.slack import blocks
-from notifications.slack.client import SlackSender
-from storage.database import Database
+from storage.database import Database, Tx
 from storage.repositories.outbox import OutboxItem
 
 log = structlog.get_logger()
@@ -29,32 +25,42 @@ class DispatchSettings:
     lanes_per_round: int = 200
     rows_per_lane: int = 50
     lease: timedelta = timedelta(seconds=60)
-    max_attempts: int = 10
+    max_attempts: int | None = None  # None: retry until `give_up_after`
+    give_up_after: timedelta = timedelta(hours=48)  # an SMTP server down for a day delays mail, never loses it
     backoff_base: float = 2.0
     backoff_max: float = 600.0
     poll_seconds: float = 1.0
 
 
+class Delivery(Protocol):
+    """One outbound channel (Slack, mail): sends the rows whose action starts with `prefix`."""
+
+    prefix: str
+
+    async def start_round(self, tx: Tx) -> None: ...
+
+    async def send(self, row: OutboxItem) -> dict[str, Any] | None: ...
+
+    async def record(self, tx: Tx, row: OutboxItem, receipt: dict[str, Any], now: datetime) -> None: ...
+
+    async def close(self) -> None: ...
+
+
 class Dispatcher:
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        slack: SlackSender | None,
-        settings: DispatchSettings = DispatchSettings(),
-        paces: SlackPaces | None = SlackPaces(),
-        pacer: Pacer | None = None,
-    ) -> None:
+    def __init__(self, db: Database, clock: Clock, deliveries: list[Delivery], settings: DispatchSettings = DispatchSettings()) -> None:
         self.db = db
         self.clock = clock
-        self.slack = slack
+        self.deliveries = deliveries
         self.settings = settings
-        self.paces = paces
-        self.pacer = pacer or Pacer()
         self.owner = uuid.uuid4().hex[:16]
-        self._slots = asyncio.Semaphore(settings.concurrency)
         self._wake = asyncio.Event()
-        self._removed: set[str] = set()
+
+    def delivery(self, action: str) -> Delivery | None:
+        return next((d for d in self.deliveries if action.startswith(d.prefix)), None)
+
+    async def close(self) -> None:
+        for d in self.deliveries:
+            await d.close()
 
     def wake(self) -> None:
         """Something was queued in this process: look now rather than at the next poll."""
@@ -92,7 +98,9 @@ class Dispatcher:
         async with self.db.transaction() as tx:
             lanes = await tx.outbox.due_lanes(now, self.settings.lanes_per_round)
             leased = await tx.outbox.lease(lanes, self.owner, now, now + self.settings.lease)
-            self._removed = await tx.slack.removed_teams() if leased else self._removed
+            if leased:
+                for d in self.deliveries:
+                    await d.start_round(tx)
         if not leased:
             return 0
         counts = await asyncio.gather(*(self._lane(lane) for lane in leased))
@@ -116,8 +124,12 @@ class Dispatcher:
 
     async def _deliver(self, row: OutboxItem) -> bool:
         """Send one row and record the outcome; False when the lane has to wait for a retry."""
+        delivery = self.delivery(row.action)
         try:
-            receipt = await self._send(row)
+            if delivery is None:
+                channel = row.action.split(".", 1)[0]
+                raise PermanentFailure(f"{channel} is not configured, so this was not sent")
+            receipt = await delivery.send(row)
         except RetryLater as e:
             return await self._retry(row, e)
         except PermanentFailure as e:
@@ -127,14 +139,15 @@ class Dispatcher:
             await self._fail(row, str(e))
             return True
         async with self.db.transaction() as tx:
-            if receipt is not None:
-                await tx.slack.record(row.alert_id or "", "card", row.team_id or "-", receipt["channel"], receipt["ts"], self.clock.now())
+            if receipt is not None and delivery is not None:
+                await delivery.record(tx, row, receipt, self.clock.now())
             await tx.outbox.done([row.id], self.clock.now())
         return True
 
     async def _retry(self, row: OutboxItem, e: RetryLater) -> bool:
         attempts = row.attempts + 1
-        if attempts >= self.settings.max_attempts:
+        s = self.settings
+        if (s.max_attempts is not None and attempts >= s.max_attempts) or self.clock.now() - row.created_at >= s.give_up_after:
             await self._fail(row, f"gave up after {attempts} attempts: {e.reason}")
             return True
         wait = e.seconds if e.seconds is not None else min(self.settings.backoff_max, self.settings.backoff_base * 2 ** row.attempts)
@@ -148,67 +161,3 @@ class Dispatcher:
         async with self.db.transaction() as tx:
             await tx.outbox.failed(row.id, self.clock.now(), reason)
         log.warning("outbox_failed", outbox_id=row.id, lane=row.lane, action=row.action, alert_id=row.alert_id, reason=reason)
-
-    # ---- per action -----------------------------------------------------------------------
-
-    async def _send(self, row: OutboxItem) -> dict[str, Any] | None:
-        """Deliver `row`; for a card, return the receipt to store with the row's completion."""
-        action = Action(row.action)
-        if self.slack is None:
-            raise PermanentFailure("Slack is not configured (set CXBOT_SLACK_BOT_TOKEN, or CXBOT_SLACK_CLIENT_ID to install the app)")
-        if row.team_id and row.team_id in self._removed:
-            raise PermanentFailure(f"cxbot was removed from Slack workspace {row.team_id}")
-        if action is Action.SLACK_CARD:
-            return await self._card(row)
-        if action is Action.SLACK_REFRESH:
-            await self._refresh(row)
-        elif action in (Action.SLACK_THREAD_NOTE, Action.SLACK_TEXT):
-            await self._threaded(row, action)
-        else:
-            raise PermanentFailure(f"unknown outbox action {row.action!r}")
-        return None
-
-    async def _view_and_receipt(self, alert_id: str) -> tuple[Any, Any]:
-        async with self.db.read() as tx:
-            return await tx.views.alert_view(alert_id), await tx.slack.receipt(alert_id)
-
-    async def _card(self, row: OutboxItem) -> dict[str, Any] | None:
-        view, receipt = await self._view_and_receipt(row.alert_id or "")
-        if receipt is not None:
-            return None  # posted before a crash kept us from marking the row: never post twice
-        if view is None:
-            raise PermanentFailure(f"alert {row.alert_id} no longer exists")
-        msg = blocks.alert_message(view)
-        answer = await self._call(row, "chat.postMessage", channel=row.channel_id, text=msg.text, blocks=msg.blocks, unfurl_links=False, unfurl_media=False)
-        return {"channel": answer.get("channel") or row.channel_id, "ts": answer["ts"]}
-
-    async def _refresh(self, row: OutboxItem) -> None:
-        view, receipt = await self._view_and_receipt(row.alert_id or "")
-        if receipt is None or view is None:
-            raise PermanentFailure(f"the message of {row.alert_id} was never posted, so it cannot be updated")
-        msg = blocks.alert_message(view)
-        await self._call(row, "chat.update", channel=receipt.channel_id, ts=receipt.ts, text=msg.text, blocks=msg.blocks)
-
-    async def _threaded(self, row: OutboxItem, action: Action) -> None:
-        thread_ts = None
-        channel = row.channel_id
-        if row.alert_id:
-            async with self.db.read() as tx:
-                receipt = await tx.slack.receipt(row.alert_id)
-            if receipt is None:
-                raise PermanentFailure(f"the message of {row.alert_id} was never posted, so its thread does not exist")
-            thread_ts, channel = receipt.ts, receipt.channel_id
-        thread_ts = row.payload.get("thread_ts") or thread_ts
-        msg = blocks.note_message(row.payload) if action is Action.SLACK_THREAD_NOTE else blocks.text_message(str(row.payload.get("text", "")))
-        params: dict[str, Any] = {"channel": channel, "text": msg.text, "blocks": msg.blocks, "unfurl_links": False}
-        if thread_ts:
-            params["thread_ts"] = thread_ts
-        await self._call(row, "chat.postMessage", **params)
-
-    async def _call(self, row: OutboxItem, method: str, **params: Any) -> dict[str, Any]:
-        assert self.slack is not None
-        if self.paces is not None:
-            await self.pacer.wait(self.paces.needs(method, row.team_id, params.get("channel")))
-        async with self._slots:
-            return await self.slack.call(row.team_id, method, **params)
-
