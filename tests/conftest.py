@@ -30,6 +30,7 @@ from handlers.dealer_file import parse_toml  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.database import Database  # noqa: E402
 from tests.fakes.clock import FrozenClock  # noqa: E402
+from tests.mail_fixtures import dovecot, mailbox, make_smtp, smtp, smtp_tls  # noqa: E402, F401
 
 PG_SERVER = os.environ.get("CXBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -183,11 +184,13 @@ async def api(cx: Context, db_url: str) -> AsyncIterator[Api]:
             task.result()
         await asyncio.sleep(0.005)
     url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        yield Api(url, client, cx)
-    server.should_exit = True
-    await task
-    sock.close()
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            yield Api(url, client, cx)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
 
 
 def response(id_: str = "r-1", **over: Any) -> dict[str, Any]:
@@ -267,11 +270,13 @@ async def running(settings: Settings, cx: Context, fake: Any) -> AsyncIterator[B
             task.result()
         await asyncio.sleep(0.005)
     url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        yield Bot(url, client, runtime.cx, runtime=runtime, slack_api=fake)
-    server.should_exit = True
-    await task
-    sock.close()
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            yield Bot(url, client, runtime.cx, runtime=runtime, slack_api=fake)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
 
 
 @pytest.fixture

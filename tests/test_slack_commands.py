@@ -115,7 +115,8 @@ async def test_status_command_for_an_unknown_alert_says_so(bot):
     alert_id, _ = await posted_alert(bot)
     before = await snapshot(bot, alert_id)
     answer = await command(bot, "resolve HA-999 Called her")
-    assert answer["text"] == "Nothing changed: No alert 'HA-999'."
+    assert answer["text"].startswith("Not allowed: there is no alert HA-999 that you may act on.")
+    assert "Usage: `/cx resolve ALERT-ID" in answer["text"]
     answer = await command(bot, "resolve XYZ Called her")
     assert "'XYZ' is not an alert id" in answer["text"] and "Usage: `/cx resolve ALERT-ID" in answer["text"]
     assert await snapshot(bot, alert_id) == before
@@ -126,7 +127,7 @@ async def test_resolving_a_resolved_alert_is_refused_with_the_reason(bot):
     await command(bot, f"resolve {alert_id} Called her")
     before = await snapshot(bot, alert_id)
     answer = await command(bot, f"resolve {alert_id} Again")
-    assert answer["text"].startswith("Nothing changed:") and "resolved" in answer["text"]
+    assert answer["text"].endswith("Nothing changed.") and "resolved" in answer["text"]
     assert await snapshot(bot, alert_id) == before
     # Reopening is allowed, with a note.
     answer = await command(bot, f"ongoing {alert_id} She called back")
@@ -158,7 +159,7 @@ async def test_alert_and_alerts_with_wrong_usage_answer_with_the_usage(bot):
 
 async def test_alert_unknown_id_says_so(bot):
     answer = await command(bot, "alert HA-42")
-    assert "No alert 'HA-42'" in answer["text"]
+    assert "there is no alert HA-42 that you may see" in answer["text"]
     answer = await command(bot, "alert 42")
     assert "is not an alert id" in answer["text"] and "Usage: `/cx alert ALERT-ID`" in answer["text"]
 
@@ -280,9 +281,9 @@ async def test_commands_about_an_alert_the_user_may_not_see_are_refused_and_chan
     before = await snapshot(bot, alert_id)
     for text in (f"resolve {alert_id} Called her", f"ongoing {alert_id} Called her"):
         answer = await command(bot, text, team=team, user=user)
-        assert answer["text"] == f"Nothing changed: No alert '{alert_id}'."
+        assert answer["text"].startswith(f"Not allowed: there is no alert {alert_id} that you may act on.")
     answer = await command(bot, f"alert {alert_id}", team=team, user=user)
-    assert f"No alert '{alert_id}'" in answer["text"] and "Anne" not in answer["text"]
+    assert f"there is no alert {alert_id} that you may see" in answer["text"] and "Anne" not in answer["text"]
     answer = await command(bot, "customer Anne", team=team, user=user)
     assert answer["text"].startswith("No customer of your dealers matches")
     answer = await command(bot, "alerts", team=team, user=user)

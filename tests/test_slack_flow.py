@@ -253,7 +253,7 @@ async def test_thread_reply_by_someone_not_allowed_changes_nothing_and_tells_the
         answers = await bot.slack_api.wait_for("chat.postEphemeral", n)
         answer = answers[-1]
         assert answer.body["user"] == user and answer.body["channel"] == CHANNEL and answer.body["thread_ts"] == ts
-        assert answer.body["text"].startswith("Nothing changed") and alert_id in answer.body["text"]
+        assert answer.body["text"].startswith("Not allowed") and alert_id in answer.body["text"]
     assert await snapshot(bot, alert_id) == before
 
 

@@ -292,7 +292,7 @@ async def test_thread_reply_after_a_restart_finds_the_card(bot, db_url, slack):
 # ---- no Slack at all --------------------------------------------------------------------------------
 
 
-async def test_without_slack_settings_the_app_runs_without_slack_and_queues_no_slack_rows(
+async def test_without_slack_settings_the_app_runs_and_marks_slack_routed_alerts_undeliverable(
     db_url, cx, slack, example_dealers
 ):
     async with running(settings_for(db_url), cx, slack) as bot:
@@ -302,8 +302,9 @@ async def test_without_slack_settings_the_app_runs_without_slack_and_queues_no_s
         assert (await bot.client.get("/slack/install")).status_code == 404
         r = await bot.post("/api/v1/responses", response(nps=3, comment="Ingen ringede."))
         assert r.status_code == 202  # intake works as ever
-        # Nothing is queued for a channel that is not configured (mail is off here too).
-        assert await outbox(bot) == []
+        # The Slack-routed card is kept visible as failed with the reason, never silently dropped.
+        (row,) = await outbox(bot)
+        assert row.status == "failed" and row.action == "slack.card" and row.last_error == "Slack is not configured"
         assert await bot.deliver() == 0
         r = await bot.get("/api/v1/alerts/HA-1")
         assert r.status_code == 200

@@ -214,7 +214,7 @@ async def test_a_request_from_one_workspace_about_anothers_alert_is_refused(two)
     before = await snapshot(bot, dk)
     for user in (SABINE, CAMILLA):  # Camilla is granted DK-1001, but not from Autohaus Brandt's workspace
         answer = await command(bot, f"resolve {dk} Called her", team=BRANDT, user=user, channel=BRANDT_CHANNEL)
-        assert answer["text"] == f"Nothing changed: No alert '{dk}'."
+        assert answer["text"].startswith(f"Not allowed: there is no alert {dk} that you may act on.")
         assert dk not in (await command(bot, "alerts", team=BRANDT, user=user, channel=BRANDT_CHANNEL))["text"]
         r = await bot.slack_request(interactivity(submission(BRANDT, user, metadata(dk, "resolved"), "Called her")))
         assert r.json()["response_action"] == "errors"
@@ -223,7 +223,7 @@ async def test_a_request_from_one_workspace_about_anothers_alert_is_refused(two)
     assert answer.body["text"].startswith("Not allowed")
     await send_reply(bot, BRANDT, SABINE, "Resolved – called her", ts)
     (ephemeral,) = await bot.slack_api.wait_for("chat.postEphemeral")
-    assert ephemeral.token == brandt and ephemeral.body["text"].startswith("Nothing changed")
+    assert ephemeral.token == brandt and ephemeral.body["text"].startswith("Not allowed")
     assert bot.slack_api.calls_to("views.open") == []
     assert await snapshot(bot, dk) == before
     # From her own dealer's workspace, Camilla may.

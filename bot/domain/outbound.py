@@ -24,6 +24,7 @@ class Outbound:
     team_id: str | None = None
     channel_id: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    undeliverable: str | None = None  # known at once to be impossible: stored failed, with this reason
 
 
 def slack_lane(team: str | None, channel: str) -> str:

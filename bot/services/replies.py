@@ -61,3 +61,9 @@ async def thread_reply(cx: Context, actor: Actor, channel: str, thread_ts: str, 
         return ReplyResult(Outcome.COMMENT, alert_id)
     except alerts.AlreadyApplied:
         return ReplyResult(Outcome.REPEATED, alert_id)
+
+
+async def first_refusal(cx: Context, event_key: str) -> bool:
+    """Remember that this event was refused; False when it was before (Slack retried it)."""
+    async with cx.db.transaction() as tx:
+        return await tx.slack.first_time(f"refused:{event_key}", cx.clock.now())

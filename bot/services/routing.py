@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
+
+import structlog
 
 from bot.domain.outbound import Action, Outbound, to_mail, to_slack
 from bot.domain.status import AlertChange
@@ -10,6 +13,7 @@ from bot.domain.values import Alert, Kind
 from storage.database import Tx
 
 SLACK, MAIL = "slack", "mail"
+log = structlog.get_logger()
 
 
 async def new_alerts(tx: Tx, alerts: Sequence[Alert], channels: frozenset[str]) -> list[Outbound]:
@@ -28,16 +32,27 @@ async def new_alerts(tx: Tx, alerts: Sequence[Alert], channels: frozenset[str]) 
     fallback: list[Alert] = []
     for a in shown:
         route = routes.get((a.dealer, a.kind))
-        slack_ok = SLACK in channels and route is not None and route.slack_channel and route.slack_team not in removed
-        if slack_ok:
-            out.append(to_slack(Action.SLACK_CARD, route.slack_team, route.slack_channel, a.id))
-        if MAIL in channels:
-            emails = list(route.emails or []) if route is not None else []
-            out += [to_mail(Action.MAIL_ALERT, e, a.id) for e in emails]
-            if not slack_ok and not emails:
-                fallback.append(a)
+        on_slack = False
+        if route is not None and route.slack_channel:
+            card = to_slack(Action.SLACK_CARD, route.slack_team, route.slack_channel, a.id)
+            if SLACK in channels and route.slack_team not in removed:
+                out.append(card)
+                on_slack = True
+            else:
+                # Kept visible (`cxbot outbox list --status failed`), never silently dropped.
+                why = f"cxbot was removed from Slack workspace {route.slack_team}" if SLACK in channels else "Slack is not configured"
+                out.append(dataclasses.replace(card, undeliverable=why))
+        emails = list(route.emails or []) if route is not None and MAIL in channels else []
+        out += [to_mail(Action.MAIL_ALERT, e, a.id) for e in emails]
+        if not on_slack and not emails:
+            fallback.append(a)
     if fallback:
-        out += await mail_to_staff(tx, fallback)
+        by_mail = await mail_to_staff(tx, fallback) if MAIL in channels else []
+        out += by_mail
+        reached = {o.alert_id for o in by_mail}
+        for a in fallback:
+            if a.id not in reached:
+                log.warning("alert_not_delivered", alert_id=a.id, dealer=a.dealer, reason="no Slack channel, no mail route and no staff to mail")
     return out
 
 

@@ -30,7 +30,7 @@ def build_slack_app(cx: Context, config: SlackConfig, forget_token: object) -> t
     store = None
     if config.multi_workspace:
         assert config.client_id and config.client_secret
-        store = lifecycle.InstallationStore(cx, config.client_id, cx.db.engine)
+        store = lifecycle.InstallationStore(cx, config.client_id, cx.db.engine, forget_token)
         states = AsyncSQLAlchemyOAuthStateStore(expiration_seconds=600, engine=cx.db.engine)
         app = AsyncApp(
             signing_secret=config.signing_secret,
@@ -51,7 +51,6 @@ def build_slack_app(cx: Context, config: SlackConfig, forget_token: object) -> t
     else:
         app = AsyncApp(
             signing_secret=config.signing_secret,
-            token=config.bot_token,
             client=AsyncWebClient(token=config.bot_token, base_url=config.api_url),
             logger=logger,
             request_verification_enabled=config.signing_secret is not None,

@@ -7,9 +7,10 @@ from typing import Any, Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.domain.errors import InvalidInput, Refused
+from bot.domain.errors import InvalidInput, Refused, UnknownAlert
 from bot.domain.values import Actor, Status
 from bot.services import Context, alerts, lookups
+from handlers.slack.answers import refusal
 from notifications.slack import blocks
 from notifications.slack.escape import escape_mrkdwn
 from storage.repositories.alerts import AlertFilter
@@ -45,12 +46,15 @@ class CommandHandlers:
         if handler is None:
             text = f"I don't know `/cx {escape_mrkdwn(name)}`.\n\n{blocks.HELP}"
         else:
+            changing = name in ("resolve", "resolved", "ongoing")
             try:
                 text = await handler(actor, words[1:])
             except InvalidInput as why:
-                text = f"{why.message}\nUsage: {USAGE.get(name, '`/cx help`')}"
+                text = f"{escape_mrkdwn(why.message)}\nUsage: {USAGE.get(name, '`/cx help`')}"
             except Refused as why:
-                text = f"Nothing changed: {escape_mrkdwn(why.message)}"
+                text = refusal(why, changing)
+                if isinstance(why, UnknownAlert) and name in USAGE:
+                    text += f"\nUsage: {USAGE[name]}"
         await ack(text=text, response_type="ephemeral")
 
     async def _set(self, actor: Actor, args: list[str], to: Status, usage: str) -> str:

@@ -16,13 +16,15 @@ class InstallationStore(AsyncSQLAlchemyInstallationStore):
     """slack_sdk's store on cxbot's database (tables made by cxbot's migrations), which also
     records the workspace as installed — and connected again after an earlier removal."""
 
-    def __init__(self, cx: Context, client_id: str, engine: AsyncEngine) -> None:
+    def __init__(self, cx: Context, client_id: str, engine: AsyncEngine, forget: Any) -> None:
         super().__init__(client_id=client_id, engine=engine)
         self.cx = cx
+        self.forget = forget
 
     async def async_save(self, installation: Installation) -> None:
         await super().async_save(installation)
         if installation.team_id:
+            self.forget(installation.team_id)  # a reinstall may bring a new token: use it at once
             await workspaces.installed(self.cx, installation.team_id, installation.team_name)
 
 

@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.domain.errors import Refused
 from bot.domain.values import Actor, Status
 from bot.services import Context, alerts, lookups
+from handlers.slack.answers import refusal
 from notifications.slack import blocks, ids
 
 log = structlog.get_logger()
@@ -33,7 +34,7 @@ class StatusHandlers:
         try:
             view = await alerts.view(self.cx, str(action.get("value", "")), slack_actor(body))
         except Refused as why:
-            await respond(text=f"Not allowed: {why.message}", response_type="ephemeral", replace_original=False)
+            await respond(text=refusal(why), response_type="ephemeral", replace_original=False)
             return
         # Opening a modal is one of the two Slack calls made directly (its trigger expires in 3 s).
         await client.views_open(trigger_id=body["trigger_id"], view=blocks.status_modal(view, to))
@@ -56,7 +57,7 @@ class StatusHandlers:
         try:
             card = await lookups.customer_of_alert(self.cx, slack_actor(body), str(action.get("value", "")))
         except Refused as why:
-            await respond(text=f"Not allowed: {why.message}", response_type="ephemeral", replace_original=False)
+            await respond(text=refusal(why, changing=False), response_type="ephemeral", replace_original=False)
             return
         await client.views_open(trigger_id=body["trigger_id"], view=blocks.customer_modal(card))
 

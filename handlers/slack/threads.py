@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.domain.errors import Refused
 from bot.domain.values import Actor
 from bot.services import Context, replies
+from handlers.slack.answers import refusal
 
 log = structlog.get_logger()
 
@@ -41,7 +42,8 @@ class ThreadHandlers:
         try:
             result = await replies.thread_reply(self.cx, actor, event["channel"], thread_ts, typed_text(event.get("text") or ""), key)
         except Refused as why:
-            await client.chat_postEphemeral(channel=event["channel"], user=user, thread_ts=thread_ts, text=f"Nothing changed: {why.message}")
+            if await replies.first_refusal(self.cx, key):  # a retried event is not answered twice
+                await client.chat_postEphemeral(channel=event["channel"], user=user, thread_ts=thread_ts, text=refusal(why))
             return
         log.info("slack_thread_reply", outcome=result.outcome.value, alert_id=result.alert_id, team_id=team, user_id=user)
 

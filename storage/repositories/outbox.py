@@ -56,16 +56,19 @@ class OutboxRepo(Repo):
                     "team_id": o.team_id,
                     "channel_id": o.channel_id,
                     "payload": o.payload,
-                    "status": PENDING,
+                    "status": FAILED if o.undeliverable else PENDING,
                     "attempts": 0,
                     "next_attempt_at": now,
                     "created_at": now,
+                    "done_at": now if o.undeliverable else None,
+                    "last_error": o.undeliverable,
                 }
                 for o in items
             ],
         )
-        lanes = sorted({o.lane for o in items})
-        await self.conn.execute(self.insert(L).on_conflict_do_nothing(), [{"lane": lane} for lane in lanes])
+        lanes = sorted({o.lane for o in items if not o.undeliverable})
+        if lanes:
+            await self.conn.execute(self.insert(L).on_conflict_do_nothing(), [{"lane": lane} for lane in lanes])
 
     async def due_lanes(self, now: datetime, limit: int) -> list[str]:
         """Lanes with something due (their head may still be waiting: the dispatcher checks)."""
