@@ -21,6 +21,7 @@ from bot.domain.clock import Clock, SystemClock
 from bot.services import Context, keys
 from bot.services.keys import KeyRing
 from bot.settings import Settings, SettingsError
+from handlers.email.reader import ImapConfig, MailboxReader
 from handlers.http.app import create_api
 from handlers.http.common import HttpLimits
 from handlers.slack.config import SlackConfig
@@ -64,6 +65,7 @@ class Runtime:
     dispatcher: Dispatcher
     slack_app: Any = None  # slack_bolt's AsyncApp when Slack is configured
     sender: SlackSender | None = None
+    reader: MailboxReader | None = None
 
 
 def slack_config(settings: Settings) -> SlackConfig:
@@ -109,7 +111,16 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
         ),
     )
     channels = frozenset(d.prefix.rstrip(".") for d in deliveries)
-    cx = dataclasses.replace(cx, wake=dispatcher.wake, channels=channels)
+    m = settings.mail
+    cx = dataclasses.replace(
+        cx,
+        wake=dispatcher.wake,
+        channels=channels,
+        mail_secret=m.secret.get_secret_value().encode() if m.secret else b"",
+        bounce_limit=m.bounce_limit,
+        bounce_flag_days=m.bounce_flag_days,
+    )
+    reader = mailbox_reader(settings, cx) if settings.imap.host else None
     slack_app = None
     if sender is not None:
         # slack_bolt is imported only when Slack is on: it is a third of the start-up time.
@@ -123,6 +134,8 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = [asyncio.create_task(dispatcher.run(stop), name="dispatcher")] if background else []
+        if reader is not None and background:
+            tasks.append(asyncio.create_task(reader.run(stop), name="mailbox"))
         socket = None
         if slack_app is not None and config.app_token and background:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -144,7 +157,7 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
         from handlers.slack.http import mount
 
         mount(api, slack_app, events=config.signing_secret is not None, oauth=config.multi_workspace)
-    return Runtime(cx, api, dispatcher, slack_app, sender)
+    return Runtime(cx, api, dispatcher, slack_app, sender, reader)
 
 
 def mail_identity(settings: Settings) -> MailIdentity:
@@ -170,6 +183,28 @@ def mail_delivery(settings: Settings, cx: Context) -> MailDelivery:
         )
     )
     return MailDelivery(cx.db, cx.clock, smtp, mail_identity(settings), settings.mail.bounce_limit)
+
+
+def mailbox_reader(settings: Settings, cx: Context) -> MailboxReader:
+    i, m = settings.imap, settings.mail
+    assert i.host and i.username and i.password
+    reply = m.reply_address or parseaddr(m.sender or "")[1] or i.username
+    config = ImapConfig(
+        host=i.host,
+        port=i.effective_port,
+        username=i.username,
+        password=i.password.get_secret_value(),
+        tls=i.tls,
+        ca_file=i.ca_file,
+        folder=i.folder,
+        processed=i.processed_folder,
+        rejected=i.rejected_folder,
+        poll_seconds=i.poll_seconds,
+        idle=i.idle,
+        batch=i.batch,
+        local_part=reply.partition("@")[0],
+    )
+    return MailboxReader(cx, config, settings.rules.status_words)
 
 
 def build_api(settings: Settings, cx: Context) -> FastAPI:
@@ -204,6 +239,7 @@ async def serve(settings: Settings, on_ready: Callable[[str, int], Awaitable[Non
             log.warning("no_api_keys", hint="the API answers 401 to every request: set CXBOT_API_KEYS or run `cxbot keys create`")
         runtime = build_runtime(settings, cx)
         _say_how_slack_runs(settings)
+        _say_how_mail_runs(settings)
         config = uvicorn.Config(runtime.api, log_config=None, access_log=False, lifespan="on", server_header=False)
         server = _Server(config)
         host, port = sock.getsockname()[:2]
@@ -240,3 +276,14 @@ def _say_how_slack_runs(settings: Settings) -> None:
         log.info("slack_enabled", mode="socket", workspaces="oauth" if s.client_id else "single")
     else:
         log.info("slack_enabled", mode="http", request_url="/slack/events", workspaces="oauth" if s.client_id else "single")
+
+
+def _say_how_mail_runs(settings: Settings) -> None:
+    if not settings.smtp.host:
+        log.warning("mail_disabled", hint="no CXBOT_SMTP_HOST: no alert mail is sent")
+    else:
+        log.info("mail_enabled", smtp=f"{settings.smtp.host}:{settings.smtp.effective_port}", tls=settings.smtp.tls)
+    if not settings.imap.host:
+        log.info("mail_replies_off", hint="no CXBOT_IMAP_HOST: replies to alert mail are not read")
+    else:
+        log.info("mail_replies_on", imap=f"{settings.imap.host}:{settings.imap.effective_port}", folder=settings.imap.folder)

@@ -228,6 +228,14 @@ class Bot(Api):
 
     runtime: Any = None
     slack_api: Any = None
+    smtp: Any = None
+    mailbox: Any = None
+    dovecot: Any = None
+
+    async def read_mail(self) -> int:
+        """Let cxbot read its mailbox once (what `serve` does on each IDLE wake-up)."""
+        n: int = await self.runtime.reader.read_once()
+        return n
 
     async def slack_request(
         self, encoded: tuple[bytes, str], *, secret: str = SIGNING_SECRET, timestamp: int | None = None, retry_num: int | None = None
@@ -277,10 +285,53 @@ async def running(settings: Settings, cx: Context, fake: Any) -> AsyncIterator[B
         server.should_exit = True
         await task
         sock.close()
+        if runtime.reader is not None:
+            runtime.reader.close()
 
 
 @pytest.fixture
 async def bot(cx: Context, db_url: str, slack: Any, example_dealers: None) -> AsyncIterator[Bot]:
     """cxbot as a single-workspace Slack app (CXBOT_SLACK_BOT_TOKEN) with the example dealers."""
     async with running(slack_settings(db_url, api_url=slack.url), cx, slack) as b:
+        yield b
+
+
+# ---- Mail -------------------------------------------------------------------------------------
+
+MAIL_SECRET = "test-mail-secret-0123456789abcdef"
+REPLY_ADDRESS = "cxbot@cx.mazda-importer.example"
+
+
+def mail_settings(db_url: str, smtp: Any, mailbox: Any = None, dovecot: Any = None, slack_url: str | None = None, **mail: Any) -> Settings:
+    """cxbot sending through the SMTP fake and, given a Dovecot mailbox, reading replies there."""
+    from bot.settings import ImapSettings, MailSettings, OutboxSettings, SlackSettings, SmtpSettings
+
+    s = settings_for(db_url)
+    slack = SlackSettings(bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, pacing=False, api_url=slack_url) if slack_url else SlackSettings()
+    imap = (
+        ImapSettings(host=dovecot.host, port=dovecot.port, username=mailbox.name, password=mailbox.password, tls="none", poll_seconds=0.5)
+        if mailbox is not None
+        else ImapSettings()
+    )
+    mail_values = {"CXBOT_MAIL_FROM": f"cxbot <{REPLY_ADDRESS}>", "secret": MAIL_SECRET}
+    mail_values.update(mail)
+    return Settings(
+        core=s.core,
+        http=s.http,
+        rules=s.rules,
+        slack=slack,
+        outbox=OutboxSettings(),
+        smtp=SmtpSettings(host=smtp.host, port=smtp.port, tls="none"),
+        imap=imap,
+        mail=MailSettings(**mail_values),
+    )
+
+
+@pytest.fixture
+async def mailbot(cx: Context, db_url: str, smtp: Any, mailbox: Any, dovecot: Any, example_dealers: None) -> AsyncIterator[Bot]:
+    """cxbot with mail out (the SMTP fake) and replies read from a fresh Dovecot mailbox; no Slack."""
+    async with running(mail_settings(db_url, smtp, mailbox, dovecot), cx, None) as b:
+        b.smtp = smtp
+        b.mailbox = mailbox
+        b.dovecot = dovecot
         yield b

@@ -22,3 +22,7 @@ class Context:
     wake: Callable[[], None] = field(default=lambda: None)
     # Outbound channels that are configured ("slack", "mail"); nothing is queued for the others.
     channels: frozenset[str] = frozenset({"slack", "mail"})
+    # Signs the tags in cxbot's mail addresses (CXBOT_MAIL_SECRET); replies are checked with it.
+    mail_secret: bytes = b""
+    bounce_limit: int = 3
+    bounce_flag_days: int = 90

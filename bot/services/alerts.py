@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Sequence
 
 from bot.domain.errors import CxError, InvalidInput, Problem, UnknownAlert
+from bot.domain.outbound import Outbound
 from bot.domain.status import AlertChange, clean_note, normal_alert_id, transition
 from bot.domain.values import ANONYMOUS, Actor, Alert, HistoryEntry, HistoryEvent, Status
 from bot.domain.views import AlertView
@@ -35,10 +37,13 @@ class AlreadyApplied(CxError):
     """The request carrying this change (a retried Slack event, a mail read twice) was applied before."""
 
 
-async def change_status(cx: Context, ref: str, actor: Actor, to: Status, note: str | None, *, once: str | None = None) -> AlertChange:
+async def change_status(
+    cx: Context, ref: str, actor: Actor, to: Status, note: str | None, *, once: str | None = None, also: Sequence[Outbound] = ()
+) -> AlertChange:
     """The one path for every status change: the actor must be allowed for the alert's dealer,
     the move must be allowed, a note is required; the history records who, where and why.
-    `once` names the request; a request already applied raises AlreadyApplied and changes nothing."""
+    `once` names the request; a request already applied raises AlreadyApplied and changes nothing.
+    `also`: more notifications to queue with the change (a confirmation mail)."""
     alert_id = normal_alert_id(ref)
     async with cx.db.transaction() as tx:
         actor = await access.resolve(tx, actor)
@@ -50,12 +55,12 @@ async def change_status(cx: Context, ref: str, actor: Actor, to: Status, note: s
         change = transition(alert, actor, to, note, at=cx.clock.now(), person_id=actor.person_id)
         await tx.alerts.save(change.after, change.entry.at)
         await tx.history.append([change.entry])
-        await tx.outbox.enqueue(await routing.after_changes(tx, [change], display(actor), cx.channels), change.entry.at)
+        await tx.outbox.enqueue([*await routing.after_changes(tx, [change], display(actor), cx.channels), *also], change.entry.at)
     cx.wake()
     return change
 
 
-async def comment(cx: Context, ref: str, actor: Actor, text: str, *, once: str | None = None) -> HistoryEntry:
+async def comment(cx: Context, ref: str, actor: Actor, text: str, *, once: str | None = None, also: Sequence[Outbound] = ()) -> HistoryEntry:
     """Keep a remark on the alert's history without changing its status."""
     alert_id = normal_alert_id(ref)
     note = clean_note(text)
@@ -66,6 +71,9 @@ async def comment(cx: Context, ref: str, actor: Actor, text: str, *, once: str |
             raise AlreadyApplied(once)
         entry = HistoryEntry(alert.id, cx.clock.now(), actor.channel, actor.label, HistoryEvent.COMMENT, None, None, note, actor.person_id)
         await tx.history.append([entry])
+        await tx.outbox.enqueue(list(also), entry.at)
+    if also:
+        cx.wake()
     return entry
 
 
