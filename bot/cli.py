@@ -19,7 +19,7 @@ from bot.console import alert_line, when
 from bot.domain.errors import InvalidInput, Problem, Refused
 from bot.domain.values import Actor, Channel, Kind, Scope, Status
 from bot.logs import configure
-from bot.services import Context, alerts, dealers, intake, keys, outbox
+from bot.services import Context, alerts, dealers, intake, keys, mail, outbox
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.csvfile import count_rows, read_rows
 from handlers.dealer_file import read_dealer_file
@@ -343,6 +343,45 @@ async def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
     finally:
         await cx.db.close()
     click.echo(f"{n} queued again; a running `cxbot serve` sends them within a few seconds")
+
+
+# ---- addresses ------------------------------------------------------------------------------
+
+
+@main.group("addresses")
+def addresses_group() -> None:
+    """Bounce records of email addresses (staff and customers)."""
+
+
+@addresses_group.command("list")
+@run
+async def addresses_list() -> None:
+    """Addresses that bounced: how often, when, and whether mail still goes there."""
+    cx = await context()
+    try:
+        rows = await mail.address_states(cx)
+    finally:
+        await cx.db.close()
+    if not rows:
+        click.echo("no address has bounced")
+    for r in rows:
+        state = "SUPPRESSED" if r.suppressed else ("flagged" if r.flagged else "ok")
+        click.echo(f"{r.email:<40} {state:<10} bounces {r.bounces}  last {when(r.last_bounce_at)}  {r.last_status or ''}")
+
+
+@addresses_group.command("verify")
+@click.argument("email")
+@run
+async def addresses_verify(email: str) -> None:
+    """The address was checked: clear its bounce flag and count, so mail goes there again."""
+    cx = await context()
+    try:
+        found = await mail.verify_address(cx, email)
+    finally:
+        await cx.db.close()
+    if not found:
+        raise Failed(f"cxbot has never sent mail to {email}")
+    click.echo(f"{email.lower()} verified: mail goes there again")
 
 
 # ---- import ---------------------------------------------------------------------------------

@@ -71,3 +71,4 @@ class CustomerCard:
     contact_phone: str | None
     latest: list[ResponseSummary]
     open_alerts: list[Alert]
+    email_bounced: bool = False  # the address bounced lately and was not verified since

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bot.domain.errors import InvalidInput, NotFound, Problem
@@ -39,6 +40,8 @@ async def customer(cx: Context, actor: Actor, dealer: str, customer_id: str, lat
         responses = await tx.responses.latest_for(dealer, customer_id, latest)
         alerts = await tx.alerts.find(AlertFilter(customer=(dealer, customer_id), open_only=True), 100)
         d = await tx.dealers.get(dealer)
+        since = cx.clock.now() - timedelta(days=cx.bounce_flag_days)
+        bounced = bool(c.email) and bool(await tx.mail.flagged([c.email], since))
     newest = responses[0] if responses else None
     return CustomerCard(
         dealer=dealer,
@@ -59,6 +62,7 @@ async def customer(cx: Context, actor: Actor, dealer: str, customer_id: str, lat
         contact_phone=newest.contact_phone if newest else None,
         latest=[_summary(r) for r in responses],
         open_alerts=alerts,
+        email_bounced=bounced and not c.anonymized,
     )
 
 

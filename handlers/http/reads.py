@@ -94,6 +94,7 @@ async def get_customer(request: Request, dealer_id: str, customer_id: str, who: 
         "kind": card.kind,
         "customer_number": card.customer_number,
         "email": card.email,
+        "email_bounced": card.email_bounced,
         "phones": card.phones,
         "language": card.language,
         "salesperson_email": card.salesperson_email,
