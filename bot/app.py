@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from bot.domain.clock import Clock, SystemClock
+from bot.jobs import Jobs
 from bot.services import Context, keys
 from bot.services.keys import KeyRing
 from bot.settings import Settings, SettingsError
@@ -133,9 +134,18 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
+        if slack_app is not None and sender is not None:
+            # Bolt's clients (views.open on a click) share the sender's HTTP session: slack_sdk
+            # otherwise opens a new session and connection for every call.
+            slack_app.client.session = sender.session
         tasks = [asyncio.create_task(dispatcher.run(stop), name="dispatcher")] if background else []
         if reader is not None and background:
             tasks.append(asyncio.create_task(reader.run(stop), name="mailbox"))
+        sched = settings.schedule
+        digest_at = (sched.digest_day, sched.digest_time) if sched.digest else None
+        jobs = Jobs(cx, sched.sweep_seconds, digest_at) if background and sched.enabled else None
+        if jobs is not None:
+            jobs.start()
         socket = None
         if slack_app is not None and config.app_token and background:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -146,6 +156,8 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
         try:
             yield
         finally:
+            if jobs is not None:
+                jobs.stop()
             stop.set()
             if socket is not None:
                 await socket.close_async()

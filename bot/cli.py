@@ -17,13 +17,15 @@ from bot import app
 from bot import demo as sample
 from bot.console import alert_line, when
 from bot.domain.errors import InvalidInput, Problem, Refused
-from bot.domain.values import Actor, Channel, Kind, Scope, Status
+from bot.domain.kpi import COLUMN_FORMS, DEFAULT_COLUMN, PERIOD_FORMS, RankingFilter, ResultFilter
+from bot.domain.values import Actor, Channel, DealerType, Kind, Scope, Status, Survey
 from bot.logs import configure
-from bot.services import Context, alerts, dealers, intake, keys, mail, outbox
+from bot.services import Context, alerts, dealers, escalation, intake, keys, kpi, mail, outbox
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.csvfile import count_rows, read_rows
 from handlers.dealer_file import read_dealer_file
 from handlers.http.common import alert_json
+from handlers.reports import kpi_json, kpi_table, ranking_csv, ranking_table, ranking_xlsx
 from handlers.wire import parse_responses
 from storage import migrate
 from storage.database import DatabaseUnavailable
@@ -303,6 +305,22 @@ async def alerts_set(alert_id: str, status: str, note: str | None) -> None:
     click.echo(f"{change.after.id}: {change.before.status} → {change.after.status}")
 
 
+# ---- scheduler ------------------------------------------------------------------------------
+
+
+@main.command()
+@run
+async def sweep() -> None:
+    """Escalate and remind now, as `serve` does every CXBOT_SCHEDULE_SWEEP_SECONDS (safe next to a
+    running server: each alert is claimed once). The notifications go out from `serve`."""
+    cx = await context()
+    try:
+        result = await escalation.sweep(cx)
+    finally:
+        await cx.db.close()
+    click.echo(f"{result.escalated} escalations, {result.reminded} reminders")
+
+
 # ---- outbox ---------------------------------------------------------------------------------
 
 
@@ -382,6 +400,81 @@ async def addresses_verify(email: str) -> None:
     if not found:
         raise Failed(f"cxbot has never sent mail to {email}")
     click.echo(f"{email.lower()} verified: mail goes there again")
+
+
+# ---- report ---------------------------------------------------------------------------------
+
+
+@main.group("report")
+def report_group() -> None:
+    """The on-time KPI and the dealer ranking list."""
+
+
+_PERIOD_HELP = f"{PERIOD_FORMS}, in each dealer's time zone. Default: month."
+
+
+@report_group.command("kpi")
+@click.option("--dealer", "dealer_code", help="Only this dealer. Default: every dealer.")
+@click.option("--period", default=None, help=_PERIOD_HELP)
+@click.option("--kind", type=click.Choice([k.value for k in Kind]), help="Only this alert kind.")
+@click.option("--survey", type=click.Choice([s.value for s in Survey]), help="Only results of this survey.")
+@click.option("--segment", type=click.IntRange(1, 3), help="Only service results for cars of this segment.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per dealer and line.")
+@run
+async def report_kpi(dealer_code: str | None, period: str | None, kind: str | None, survey: str | None, segment: int | None, as_json: bool) -> None:
+    """Alerts handled on time, time to first handling, open and escalated alerts, NPS."""
+    cx = await context()
+    try:
+        found = await kpi.kpi(cx, operator(), dealer_code, period, Kind(kind) if kind else None, Survey(survey) if survey else None, segment)
+    finally:
+        await cx.db.close()
+    if as_json:
+        for k in found:
+            click.echo(json.dumps(kpi_json(k), ensure_ascii=False))
+        return
+    if not found:
+        click.echo("no dealers yet: load some with `cxbot dealers load examples/dealers.toml`")
+    for i, k in enumerate(found):
+        click.echo(("\n" if i else "") + "\n".join(kpi_table(k)))
+
+
+@report_group.command("ranking")
+@click.option("--column", default=DEFAULT_COLUMN, show_default=True, help=f"Rank by: {COLUMN_FORMS}.")
+@click.option("--period", default=None, help=_PERIOD_HELP)
+@click.option("--type", "dealer_type", type=click.Choice([t.value for t in DealerType]), help="Only dealers or only service partners.")
+@click.option("--region", help="Only dealers of this region.")
+@click.option("--brand", help="Only dealers of this brand.")
+@click.option("--kind", type=click.Choice([k.value for k in Kind]), help="Only this alert kind.")
+@click.option("--survey", type=click.Choice([s.value for s in Survey]), help="Only results of this survey.")
+@click.option("--segment", type=click.IntRange(1, 3), help="Only service results for cars of this segment.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "xlsx"]), default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file (needed for xlsx). Default: standard output.")
+@run
+async def report_ranking(
+    column: str, period: str | None, dealer_type: str | None, region: str | None, brand: str | None, kind: str | None,
+    survey: str | None, segment: int | None, fmt: str, output: Path | None,
+) -> None:
+    """Dealers ranked by a KPI, best first; the last column is the ranked figure."""
+    if fmt == "xlsx" and output is None:
+        raise click.UsageError("--format xlsx needs --output FILE.xlsx")
+    filters = RankingFilter(
+        DealerType(dealer_type) if dealer_type else None, region, brand, Kind(kind) if kind else None,
+        ResultFilter(Survey(survey) if survey else None, segment),
+    )
+    cx = await context()
+    try:
+        r = await kpi.ranking(cx, operator(), column, period, filters)
+    finally:
+        await cx.db.close()
+    if fmt == "xlsx":
+        assert output is not None
+        output.write_bytes(ranking_xlsx(r))
+    elif output is not None:
+        output.write_text(ranking_csv(r) if fmt == "csv" else ranking_table(r), encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="")
+    else:
+        click.echo(ranking_csv(r) if fmt == "csv" else ranking_table(r), nl=False)
+    if output is not None:
+        click.echo(f"{r.ranked} of {r.dealers} dealers ranked by {r.column.label}, {r.period}: written to {output}", err=True)
 
 
 # ---- import ---------------------------------------------------------------------------------

@@ -223,6 +223,18 @@ class MailSettings(_Group):
     bounce_flag_days: int = Field(default=90, ge=1)
 
 
+class ScheduleSettings(_Group):
+    """The scheduler inside `serve`."""
+
+    model_config = SettingsConfigDict(env_prefix="CXBOT_SCHEDULE_", frozen=True, extra="ignore")
+    table: ClassVar[str] = "schedule"
+    enabled: bool = True
+    sweep_seconds: float = Field(default=60.0, gt=0)  # escalations and reminders
+    digest: bool = True  # the weekly summary for each dealer's managers
+    digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    digest_time: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # in each dealer's time zone
+
+
 class OutboxSettings(_Group):
     model_config = SettingsConfigDict(env_prefix="CXBOT_OUTBOX_", frozen=True, extra="ignore")
     table: ClassVar[str] = "outbox"
@@ -308,6 +320,7 @@ class Settings:
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     imap: ImapSettings = field(default_factory=ImapSettings)
     mail: MailSettings = field(default_factory=MailSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
 
     @property
     def database_url(self) -> str:
@@ -323,6 +336,7 @@ GROUPS = {
     "smtp": ("CXBOT_SMTP_", "smtp"),
     "imap": ("CXBOT_IMAP_", "imap"),
     "mail": ("CXBOT_MAIL_", "mail"),
+    "schedule": ("CXBOT_SCHEDULE_", "schedule"),
 }
 
 
@@ -346,7 +360,7 @@ def load_settings() -> Settings:
     groups: dict[str, Any] = {}
     classes: dict[str, type[_Group]] = {
         "core": CoreSettings, "http": HttpSettings, "rules": RulesSettings, "slack": SlackSettings, "outbox": OutboxSettings,
-        "smtp": SmtpSettings, "imap": ImapSettings, "mail": MailSettings,
+        "smtp": SmtpSettings, "imap": ImapSettings, "mail": MailSettings, "schedule": ScheduleSettings,
     }
     for name, cls in classes.items():
         try:
@@ -367,7 +381,7 @@ def load_settings() -> Settings:
     _check_mail(groups["smtp"], groups["imap"], groups["mail"])
     return Settings(
         core=groups["core"], http=groups["http"], rules=groups["rules"].to_rules(), slack=slack, outbox=groups["outbox"],
-        smtp=groups["smtp"], imap=groups["imap"], mail=groups["mail"],
+        smtp=groups["smtp"], imap=groups["imap"], mail=groups["mail"], schedule=groups["schedule"],
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import date
 import io
 import re
 import tomllib
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from bot.domain.calendar import Calendar, parse_hours
 from bot.domain.directory import DealerEntry, DealerSpec, Directory, EscalationSpec, PersonSpec, RouteSpec, expand_kinds
 from bot.domain.errors import InvalidInput, Problem
 from bot.domain.values import DealerType, Kind, Role
@@ -78,6 +80,20 @@ class DealerIn(_Model):
     slack_team: SlackId | None = None  # default workspace for this dealer's routes
     routes: list[RouteIn] | None = None
     escalation: list[EscalationIn] | None = None
+    hours: dict[str, str | list[str]] | None = None  # {"mon-fri" = "08:00-17:00", "sat" = "09:00-13:00"}
+    holidays: list[date] | None = None
+
+    @model_validator(mode="after")
+    def _calendar(self) -> DealerIn:
+        """Build the calendar once here, so bad hours (or none open at all) are reported now."""
+        if self.hours is not None:
+            try:
+                Calendar(self.time_zone, parse_hours(self.hours), frozenset(self.holidays or ()))
+            except ValueError as e:
+                raise ValueError(f"hours: {e}") from None
+        elif self.holidays:
+            raise ValueError("holidays: only a dealer with opening `hours` has holidays (without them its clock is the wall clock)")
+        return self
 
     @field_validator("time_zone")
     @classmethod
@@ -89,7 +105,8 @@ class DealerIn(_Model):
         return v
 
     def to_entry(self) -> DealerEntry:
-        spec = DealerSpec(self.code, self.name, self.brand, self.region, self.type, self.time_zone, self.language)
+        holidays = tuple(d.isoformat() for d in sorted(set(self.holidays))) if self.holidays is not None else None
+        spec = DealerSpec(self.code, self.name, self.brand, self.region, self.type, self.time_zone, self.language, self.hours, holidays)
         routes = None
         if self.routes is not None:
             by_kind: dict[Kind, RouteSpec] = {}

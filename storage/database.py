@@ -15,9 +15,11 @@ from storage.repositories.customers import CustomersRepo
 from storage.repositories.dealers import DealersRepo, PeopleRepo
 from storage.repositories.history import HistoryRepo
 from storage.repositories.keys import KeysRepo
+from storage.repositories.kpi import KpiRepo
 from storage.repositories.mail import MailRepo
 from storage.repositories.outbox import OutboxRepo
 from storage.repositories.responses import ResponsesRepo
+from storage.repositories.schedule import ScheduleRepo
 from storage.repositories.slack import SlackRepo
 from storage.repositories.views import ViewsRepo
 
@@ -62,12 +64,20 @@ class Tx:
         return KeysRepo(self.conn, self.dialect)
 
     @cached_property
+    def kpi(self) -> KpiRepo:
+        return KpiRepo(self.conn, self.dialect)
+
+    @cached_property
     def mail(self) -> MailRepo:
         return MailRepo(self.conn, self.dialect)
 
     @cached_property
     def outbox(self) -> OutboxRepo:
         return OutboxRepo(self.conn, self.dialect)
+
+    @cached_property
+    def schedule(self) -> ScheduleRepo:
+        return ScheduleRepo(self.conn, self.dialect)
 
     @cached_property
     def slack(self) -> SlackRepo:

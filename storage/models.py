@@ -80,6 +80,10 @@ class Dealer(Base):
     type: Mapped[DealerType] = mapped_column(_enum(DealerType, "dealer_type"), default=DealerType.DEALER)
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     language: Mapped[str] = mapped_column(String(8), default="en")
+    # Business hours ({"mon-fri": "08:00-17:00", …}) and public holidays ("2026-12-24", …): when set,
+    # due times and escalations count only open hours. None: wall clock.
+    opening_hours: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    holidays: Mapped[list[str] | None] = mapped_column(Json)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -194,6 +198,8 @@ class Response(Base):
         ForeignKeyConstraint(["dealer_code", "customer_id"], ["customers.dealer_code", "customers.customer_id"]),
         # "a customer's latest responses"
         Index("ix_responses_customer_submitted", "dealer_code", "customer_id", "submitted_at"),
+        # KPI: a dealer's answers in a period (NPS)
+        Index("ix_responses_dealer_submitted", "dealer_code", "submitted_at"),
     )
 
 
@@ -212,6 +218,9 @@ class AlertRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # When the sweep next has work on this alert; both are only looked at while it is unhandled.
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    remind_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
     __table_args__ = (
@@ -226,6 +235,25 @@ class AlertRow(Base):
         Index("ix_alerts_dealer_status_created", "dealer_code", "status", "created_at"),
         Index("ix_alerts_customer_kind", "dealer_code", "customer_id", "kind", "status"),
         Index("ix_alerts_created", "created_at", "id"),
+        # KPI: a dealer's alerts due in a period, and first handled in a period
+        Index("ix_alerts_dealer_due", "dealer_code", "due_at"),
+        Index("ix_alerts_dealer_handled", "dealer_code", "handled_at"),
+        # "the alerts one response raised": a card shows a detractor raised with its Hot Alert
+        Index("ix_alerts_response", "response_id"),
+        # The sweep's questions: partial, so only unhandled alerts with work ahead are in them and a
+        # sweep costs what is due, not what exists.
+        Index(
+            "ix_alerts_next_escalation",
+            "next_escalation_at",
+            postgresql_where=text("next_escalation_at IS NOT NULL AND handled_at IS NULL"),
+            sqlite_where=text("next_escalation_at IS NOT NULL AND handled_at IS NULL"),
+        ),
+        Index(
+            "ix_alerts_remind",
+            "remind_at",
+            postgresql_where=text("remind_at IS NOT NULL AND handled_at IS NULL"),
+            sqlite_where=text("remind_at IS NOT NULL AND handled_at IS NULL"),
+        ),
         Index("ix_alerts_status_created", "status", "created_at"),
     )
 
@@ -363,6 +391,17 @@ class Address(Base):
     last_diagnostic: Mapped[str | None] = mapped_column(Text)
     verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class JobRun(Base):
+    """One row per scheduled job and due time (`digest:DK-1001:2026-W48`): whoever inserts it runs
+    the job, so every replica may try and each run happens once."""
+
+    __tablename__ = "job_runs"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Lease(Base):

@@ -16,6 +16,8 @@ class DealerSpec:
     type: DealerType = DealerType.DEALER
     time_zone: str = "UTC"
     language: str = "en"
+    opening_hours: dict[str, str | list[str]] | None = None  # business hours: due times count only these
+    holidays: tuple[str, ...] | None = None  # ISO dates, closed all day
 
 
 @dataclass(frozen=True)

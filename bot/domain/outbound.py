@@ -12,8 +12,10 @@ class Action(StrEnum):
     SLACK_REFRESH = "slack.refresh"  # update the alert's message in place from its current state
     SLACK_THREAD_NOTE = "slack.note"  # a status change's note, in the message's thread
     SLACK_TEXT = "slack.text"  # a short text (in a thread when thread_of is set)
+    SLACK_ESCALATION = "slack.escalation"  # the alert's card, posted again in an escalation channel
     MAIL_ALERT = "mail.alert"  # the alert, to one address
     MAIL_NOTE = "mail.note"  # an answer to a reply: confirmation, comment kept, or why nothing changed
+    MAIL_DIGEST = "mail.digest"  # the weekly summary for a dealer's managers (no alert)
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,8 @@ class HistoryEvent(StrEnum):
     STATUS = "status"
     COMMENT = "comment"
     CREATED = "created"
+    ESCALATED = "escalated"
+    REMINDED = "reminded"
 
 
 ANONYMOUS = "Anonymous"
@@ -201,6 +203,8 @@ class Alert:
     resolved_at: datetime | None = None
     escalation_level: int = 0
     escalated_at: datetime | None = None
+    next_escalation_at: datetime | None = None
+    remind_at: datetime | None = None
 
     def overdue(self, now: datetime) -> bool:
         return self.handled_at is None and self.due_at is not None and self.due_at < now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +11,7 @@ from bot.domain.errors import InvalidInput, Problem
 from bot.domain.values import Actor, DealerType, Role
 from bot.services import Context
 
-DEALER_FIELDS = ("name", "brand", "region", "type", "time_zone", "language")
+DEALER_FIELDS = ("name", "brand", "region", "type", "time_zone", "language", "opening_hours", "holidays")
 
 
 @dataclass
@@ -44,6 +45,11 @@ def _escalation_row(e: EscalationSpec) -> dict[str, Any]:
     return {**_route_row(RouteSpec(e.kind, e.slack_team, e.slack_channel, e.emails)), "level": e.level, "role": e.role}
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Stored and loaded values compare as JSON (enums as their value, lists of dates as text)."""
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
 def _norm(rows: list[Any], cols: tuple[str, ...]) -> list[tuple[str, ...]]:
     """Stored rows and file rows in one comparable form."""
     maps = [getattr(r, "_mapping", r) for r in rows]
@@ -70,14 +76,14 @@ async def load(cx: Context, directory: Directory) -> LoadReport:
 
         for entry in directory.dealers:
             d = entry.dealer
-            values = {f: getattr(d, f) for f in DEALER_FIELDS}
+            values = {f: list(v) if isinstance(v := getattr(d, f), tuple) else v for f in DEALER_FIELDS}
             stored = await tx.dealers.get(d.code)
             notes: list[str] = []
             if stored is None:
                 await tx.dealers.add({"code": d.code, **values}, now)
                 dealers.added.append(d.code)
             else:
-                diff = {f: v for f, v in values.items() if str(getattr(stored, f)) != str(v)}
+                diff = {f: v for f, v in values.items() if not _same(getattr(stored, f), v)}
                 if diff:
                     await tx.dealers.change(d.code, diff, now)
                     notes += [f"{f} {getattr(stored, f)!s} → {v!s}" for f, v in diff.items()]

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from typing import Any, Sequence
 
 from bot.domain import rules as R
+from bot.domain.escalation import WALL, schedule
 from bot.domain.errors import Conflict, InvalidInput, Problem
 from bot.domain.status import system_close
 from bot.domain.values import SYSTEM, Alert, HistoryEntry, HistoryEvent, Kind, Status, SurveyResponse
@@ -139,14 +140,19 @@ async def _store(cx: Context, tx: Tx, fresh: list[SurveyResponse], hashes: dict[
 
     alerts: list[Alert] = []
     history: list[HistoryEntry] = []
+    calendars = await tx.dealers.calendars(sorted({r.dealer for _, r in wanted})) if wanted else {}
     for kind in Kind:
         batch = [r for k, r in wanted if k is kind]
         if not batch:
             continue
         ids = await tx.alerts.allocate_ids(kind, len(batch))
         for id_, r in zip(ids, batch):
+            times = schedule(kind, now, cx.rules, calendars.get(r.dealer, WALL))
             alerts.append(
-                Alert(id_, kind, r.dealer, r.customer.id, r.id, Status.NEW, now, cx.rules.due_at(kind, now))
+                Alert(
+                    id_, kind, r.dealer, r.customer.id, r.id, Status.NEW, now, times.due_at,
+                    next_escalation_at=times.next_escalation_at, remind_at=times.remind_at,
+                )
             )
             history.append(HistoryEntry(id_, now, SYSTEM.channel, SYSTEM.label, HistoryEvent.CREATED, None, Status.NEW, R.reason(kind, r, cx.rules)))
     await tx.alerts.insert_many(alerts, now)

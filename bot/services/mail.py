@@ -6,17 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Sequence
 
 import structlog
 
-from bot.domain.errors import NoteRequired, Refused, UnknownAlert
+from bot.domain.errors import NoteRequired, Refused
 from bot.domain.mail import ParsedReply
 from bot.domain.outbound import Action, Outbound, to_mail, to_slack
-from bot.domain.status import parse_alert_id
+from bot.domain.status import AlertChange, clean_note, parse_alert_id, transition
 from bot.domain.tokens import is_bounce_tag, read_reply_tag, verify_reply_tag
-from bot.domain.values import Actor
-from bot.services import Context, alerts
+from bot.domain.values import Actor, Channel, HistoryEntry, HistoryEvent
+from bot.services import Context, alerts, routing
 
 log = structlog.get_logger()
 
@@ -39,56 +39,126 @@ def _note(to: str, alert_id: str, kind: str, text: str, in_reply_to: str | None)
     return to_mail(Action.MAIL_NOTE, to, alert_id, kind=kind, text=text, in_reply_to=in_reply_to)
 
 
+NO_TAG = "the reply did not come back to the address in the alert mail; reply to the alert mail itself"
+NOT_GRANTED = "you are not granted to the alert's dealer, so you cannot change it"
+NOTE_NEEDED = "a note is needed: reply with the status word on the first line and, after it, what was done"
+
+
 async def apply_reply(cx: Context, mail: ParsedReply) -> Verdict:
-    """Apply one message from the mailbox. A change needs a valid reply tag for the alert (it names
-    the alert and the address its mail went to) and a sender granted to the alert's dealer — not
-    necessarily the address the mail went to. Otherwise nothing changes; a sender who is a known
-    person is told why, strangers get no answer. Applying stores the Message-ID in the same
-    transaction, so a message read twice (a crash before it was moved) is never applied twice."""
-    if mail.bounce is not None:
-        return await _bounce(cx, mail)
-    if mail.auto_reply:
-        return Verdict(Folder.REJECTED, "auto-reply: ignored, never answered")
-    if not mail.sender:
-        return Verdict(Folder.REJECTED, "no sender address")
-    alert_id = await _alert_of(cx, mail)
-    if alert_id is None:
-        return Verdict(Folder.REJECTED, "not about a known alert")
-    key = f"mail:{mail.message_id or ''}"
-    async with cx.db.read() as tx:
-        recipients = await tx.mail.recipients_of(alert_id)
-        known = await tx.people.by_email(mail.sender)
-    tag = next((t for t in mail.tags if read_reply_tag(t) == alert_id), None)
-    if tag is None or verify_reply_tag(cx.mail_secret, tag, recipients) is None:
-        return await _refuse(cx, mail, alert_id, known, "the reply did not come back to the address in the alert mail; reply to the alert mail itself")
-    actor = Actor.email(mail.sender)
-    try:
-        if mail.status is None:
-            text = mail.text.strip()
-            also = [_note(mail.sender, alert_id, "comment", text, mail.message_id)]
-            await alerts.comment(cx, alert_id, actor, text, once=key if mail.message_id else None, also=also)
-            return Verdict(Folder.PROCESSED, "kept as a comment", alert_id)
-        also = [_note(mail.sender, alert_id, "confirm", mail.note, mail.message_id)]
-        await alerts.change_status(cx, alert_id, actor, mail.status, mail.note, once=key if mail.message_id else None, also=also)
-        return Verdict(Folder.PROCESSED, f"set {mail.status}", alert_id)
-    except alerts.AlreadyApplied:
-        return Verdict(Folder.PROCESSED, "applied before (read again after a restart)", alert_id)
-    except UnknownAlert:
-        return await _refuse(cx, mail, alert_id, known, "you are not granted to the alert's dealer, so you cannot change it")
-    except NoteRequired:
-        return await _refuse(cx, mail, alert_id, known, "a note is needed: reply with the status word on the first line and, after it, what was done")
-    except Refused as why:
-        return await _refuse(cx, mail, alert_id, known, why.message)
+    return (await apply_replies(cx, [mail]))[0]
 
 
-async def _alert_of(cx: Context, mail: ParsedReply) -> str | None:
+async def apply_replies(cx: Context, mails: Sequence[ParsedReply]) -> list[Verdict]:
+    """Apply messages from the mailbox, in order. A change needs a valid reply tag for the alert
+    (it names the alert and the address its mail went to) and a sender who may act for the alert's
+    dealer — a granted person, the dealer's shared mailbox, whoever an escalation reached — not
+    necessarily the address the mail went to. Otherwise nothing changes; a known sender is told why,
+    strangers get no answer. The replies of one batch are applied in one transaction that also
+    stores their Message-IDs, so a message read twice (a crash before it was moved) is never
+    applied twice, and the database is asked a handful of questions per batch, not per reply."""
+    verdicts: list[Verdict | None] = [None] * len(mails)
+    replies: list[int] = []
+    for i, m in enumerate(mails):
+        if m.bounce is not None:
+            verdicts[i] = await _bounce(cx, m)
+        elif m.auto_reply:
+            verdicts[i] = Verdict(Folder.REJECTED, "auto-reply: ignored, never answered")
+        elif not m.sender:
+            verdicts[i] = Verdict(Folder.REJECTED, "no sender address")
+        else:
+            replies.append(i)
+    if replies:
+        await _apply_batch(cx, mails, replies, verdicts)
+    return [v if v is not None else Verdict(Folder.REJECTED, "not handled") for v in verdicts]
+
+
+async def _apply_batch(cx: Context, mails: Sequence[ParsedReply], todo: list[int], verdicts: list[Verdict | None]) -> None:
+    now = cx.clock.now()
+    async with cx.db.transaction() as tx:
+        by_reference = await tx.mail.alerts_of_messages([ref for i in todo for ref in mails[i].references])
+        alert_of = {i: _alert_of(mails[i], by_reference) for i in todo}
+        ids = sorted({a for a in alert_of.values() if a})
+        state = await tx.alerts.get_many(ids, lock=True)  # sorted: concurrent batches lock in one order
+        recipients = await tx.mail.recipients_of_many(ids)
+        senders = sorted({mails[i].sender or "" for i in todo})
+        people = await tx.people.by_emails(senders)
+        may_act = await tx.dealers.of_addresses(senders)
+        keys = {i: f"mail:{mails[i].message_id}" for i in todo if mails[i].message_id}
+        seen = await tx.slack.seen([*keys.values(), *(f"mail-answered:{mails[i].message_id}" for i in keys)])
+
+        changes: list[tuple[AlertChange, str]] = []
+        entries: list[HistoryEntry] = []
+        notes: list[Outbound] = []
+        remember: list[str] = []
+        for i in todo:
+            m = mails[i]
+            sender = m.sender or ""
+            alert = state.get(alert_of[i] or "")
+            if alert is None:
+                verdicts[i] = Verdict(Folder.REJECTED, "not about a known alert")
+                continue
+            if i in keys and keys[i] in seen:
+                verdicts[i] = Verdict(Folder.PROCESSED, "applied before (read again after a restart)", alert.id)
+                continue
+            dealers = may_act.get(sender, set())
+            known = sender in people or bool(dealers)
+            tag = next((t for t in m.tags if read_reply_tag(t) == alert.id), None)
+            reason = None
+            if tag is None or verify_reply_tag(cx.mail_secret, tag, recipients.get(alert.id, [])) is None:
+                # Without a valid tag an answer would confirm the alert and name its dealer: only
+                # someone who may act for that dealer gets one (Slack never confirms another's alert).
+                reason, known = NO_TAG, alert.dealer in dealers
+            elif alert.dealer not in dealers:
+                reason = NOT_GRANTED
+            else:
+                person = people.get(sender)
+                actor = Actor(Channel.EMAIL, sender, frozenset(dealers), person.id if person else None, person.name if person else None)
+                try:
+                    if m.status is None:
+                        entries.append(HistoryEntry(alert.id, now, Channel.EMAIL, actor.label, HistoryEvent.COMMENT, None, None, clean_note(m.text), actor.person_id))
+                        notes.append(_note(sender, alert.id, "comment", m.text.strip(), m.message_id))
+                        verdicts[i] = Verdict(Folder.PROCESSED, "kept as a comment", alert.id)
+                    else:
+                        change = transition(alert, actor, m.status, m.note, at=now, person_id=actor.person_id)
+                        state[alert.id] = change.after  # a second reply in the batch sees this one
+                        changes.append((change, alerts.display(actor)))
+                        entries.append(change.entry)
+                        notes.append(_note(sender, alert.id, "confirm", m.note, m.message_id))
+                        verdicts[i] = Verdict(Folder.PROCESSED, f"set {m.status}", alert.id)
+                except NoteRequired:
+                    reason = NOTE_NEEDED
+                except Refused as why:
+                    reason = why.message
+            if reason is None:
+                if i in keys:
+                    remember.append(keys[i])
+                    seen.add(keys[i])  # the same message twice in one batch: applied once
+                continue
+            answered = f"mail-answered:{m.message_id}"
+            if known and answered not in seen:
+                notes.append(_note(sender, alert.id, "refused", reason, m.message_id))
+                if m.message_id:
+                    remember.append(answered)
+                    seen.add(answered)
+            log.info("mail_reply_rejected", alert_id=alert.id, known_sender=known, reason=reason)
+            verdicts[i] = Verdict(Folder.REJECTED, reason, alert.id)
+
+        await tx.alerts.save_many([c.after for c, _ in changes if state[c.after.id] is c.after], now)
+        await tx.history.append(entries)
+        await tx.slack.remember(remember, now)
+        updates = await routing.after_changes(tx, [c for c, _ in changes], [by for _, by in changes], cx.channels)
+        await tx.outbox.enqueue([*updates, *notes], now)
+    if changes or notes:
+        cx.wake()
+
+
+def _alert_of(mail: ParsedReply, by_reference: dict[str, str]) -> str | None:
     """The alert a reply is about: its reply tag, else the mail it answers, else the subject tag."""
     for tag in mail.tags:
         claimed = read_reply_tag(tag)
         if claimed:
             return claimed
-    async with cx.db.read() as tx:
-        found = await tx.mail.alert_of_messages(list(mail.references))
+    found = next((by_reference[r] for r in mail.references if r in by_reference), None)
     if found:
         return found
     if mail.subject_alert:
@@ -98,19 +168,6 @@ async def _alert_of(cx: Context, mail: ParsedReply) -> str | None:
             return None
         return f"{kind.prefix}-{number}"
     return None
-
-
-async def _refuse(cx: Context, mail: ParsedReply, alert_id: str, known: Any, reason: str) -> Verdict:
-    """Nothing changes. A known person gets a short answer (once per message); strangers none."""
-    if known is not None and mail.sender:
-        key = f"mail-answered:{mail.message_id or ''}"
-        async with cx.db.transaction() as tx:
-            exists = await tx.alerts.get(alert_id) is not None
-            if exists and (not mail.message_id or await tx.slack.first_time(key, cx.clock.now())):
-                await tx.outbox.enqueue([_note(mail.sender, alert_id, "refused", reason, mail.message_id)], cx.clock.now())
-        cx.wake()
-    log.info("mail_reply_rejected", alert_id=alert_id, known_sender=known is not None, reason=reason)
-    return Verdict(Folder.REJECTED, reason, alert_id)
 
 
 # ---- bounces --------------------------------------------------------------------------------
@@ -126,11 +183,14 @@ async def _bounce(cx: Context, mail: ParsedReply) -> Verdict:
     now = cx.clock.now()
     async with cx.db.transaction() as tx:
         addresses: list[str] = []
-        for tag in mail.tags:
-            if is_bounce_tag(tag):
-                row = await tx.mail.by_tag(tag)
-                if row is not None:
-                    addresses.append(row.email)
+        bounce_tags = [tag for tag in mail.tags if is_bounce_tag(tag)]
+        for tag in bounce_tags:
+            row = await tx.mail.by_tag(tag)
+            if row is not None:
+                addresses.append(row.email)
+        if bounce_tags and not addresses:
+            # A tag cxbot never made: anyone can write a report naming an address cxbot mails.
+            return Verdict(Folder.REJECTED, "a bounce with a tag cxbot did not make")
         if not addresses:  # no VERP tag: trust only addresses cxbot actually wrote to
             for r in b.recipients:
                 if await tx.mail.address(r) is not None:

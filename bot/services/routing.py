@@ -86,13 +86,15 @@ async def cards_of(tx: Tx, alerts: Sequence[Alert]) -> dict[str, tuple[str, str 
     return out
 
 
-async def after_changes(tx: Tx, changes: Sequence[AlertChange], by: str, channels: frozenset[str]) -> list[Outbound]:
-    """Refresh each card in place and put the note in its thread."""
+async def after_changes(tx: Tx, changes: Sequence[AlertChange], by: str | Sequence[str], channels: frozenset[str]) -> list[Outbound]:
+    """Refresh each card in place and put the note in its thread. `by` names who made the changes
+    (one name for all, or one per change)."""
     if SLACK not in channels or not changes:
         return []
     cards = await cards_of(tx, [c.after for c in changes])
+    names = [by] * len(changes) if isinstance(by, str) else list(by)
     out: list[Outbound] = []
-    for change in changes:
+    for change, who in zip(changes, names):
         card = cards.get(change.after.id)
         if card is None:
             continue
@@ -103,8 +105,60 @@ async def after_changes(tx: Tx, changes: Sequence[AlertChange], by: str, channel
             "old": e.old_status.value if e.old_status else None,
             "new": e.new_status.value if e.new_status else None,
             "event": e.event.value,
-            "by": by,
+            "by": who,
             "note": e.note,
         }
         out += [to_slack(Action.SLACK_REFRESH, team, channel, owner), to_slack(Action.SLACK_THREAD_NOTE, team, channel, owner, **note)]
+    return out
+
+
+async def escalations(tx: Tx, alerts: Sequence[Alert], channels: frozenset[str]) -> list[Outbound]:
+    """An escalated alert goes to its dealer's target for the level it reached: a Slack channel
+    (the card, posted there), addresses, and the people of a role of the dealer's grants (managers
+    at level 1, regional staff at level 2 by default); its own card is refreshed to show it."""
+    if not alerts:
+        return []
+    dealers = [a.dealer for a in alerts]
+    targets = await tx.dealers.targets_of(dealers)
+    by_role = await tx.dealers.emails_with_role(dealers)
+    out: list[Outbound] = []
+    for a in alerts:
+        t = targets.get((a.dealer, a.kind, a.escalation_level))
+        if t is None:
+            log.warning("escalation_without_target", alert_id=a.id, dealer=a.dealer, level=a.escalation_level)
+            continue
+        if SLACK in channels and t.slack_channel:
+            out.append(to_slack(Action.SLACK_ESCALATION, t.slack_team, t.slack_channel, a.id, level=a.escalation_level))
+        if MAIL in channels:
+            emails = list(t.emails or []) + (by_role.get((a.dealer, t.role), []) if t.role else [])
+            out += [to_mail(Action.MAIL_ALERT, e, a.id, escalation=a.escalation_level) for e in dict.fromkeys(x.lower() for x in emails)]
+    out += await refreshes(tx, alerts, channels)
+    return out
+
+
+async def refreshes(tx: Tx, alerts: Sequence[Alert], channels: frozenset[str]) -> list[Outbound]:
+    """Update each alert's card in place (it shows status, escalation, reminders)."""
+    if SLACK not in channels:
+        return []
+    cards = await cards_of(tx, alerts)
+    owners = {card for card in cards.values()}
+    return [to_slack(Action.SLACK_REFRESH, team, channel, owner) for owner, team, channel in sorted(owners, key=lambda c: c[0])]
+
+
+async def reminders(tx: Tx, alerts: Sequence[Alert], channels: frozenset[str]) -> list[Outbound]:
+    """Before the due time, once: a line in the card's thread and a mail to the route's addresses."""
+    out: list[Outbound] = []
+    if SLACK in channels:
+        cards = await cards_of(tx, alerts)
+        for a in alerts:
+            if a.id in cards:
+                owner, team, channel = cards[a.id]
+                due = int(a.due_at.timestamp()) if a.due_at else 0
+                text = f":alarm_clock: Reminder: *{a.id}* is due <!date^{due}^{{date_short_pretty}} at {{time}}|soon> and nobody has handled it yet."
+                out.append(to_slack(Action.SLACK_TEXT, team, channel, owner, text=text))
+    if MAIL in channels:
+        routes = await tx.dealers.routes_of([a.dealer for a in alerts])
+        for a in alerts:
+            route = routes.get((a.dealer, a.kind))
+            out += [to_mail(Action.MAIL_ALERT, e, a.id, reminder=True) for e in (route.emails if route is not None else []) or []]
     return out

@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bot.domain.values import Kind, Scope, Status
-from bot.services import alerts, lookups
+from bot.domain.kpi import RankingFilter, ResultFilter
+from bot.domain.values import DealerType, Kind, Scope, Status, Survey
+from bot.services import alerts, kpi, lookups
 from bot.services import dealers as dealer_service
 from bot.services.keys import Principal
 from handlers.http.common import NUL_MESSAGE, alert_json, history_json, iso, scoped, state
+from handlers.reports import kpi_json, ranking_csv, ranking_filename, ranking_xlsx
 from storage.repositories.alerts import AlertFilter
 
 router = APIRouter()
@@ -116,6 +118,70 @@ async def get_customer(request: Request, dealer_id: str, customer_id: str, who: 
         ],
         "open_alerts": [alert_json(a, now) for a in card.open_alerts],
     }
+
+
+@router.get("/api/v1/kpi", tags=["kpi"], summary="On-time KPI, handling time, open and escalated alerts, NPS per dealer")
+async def get_kpi(
+    request: Request,
+    dealer_id: str | None = None,
+    period: Annotated[str | None, Query(description="week, month (default), 2026-W44, 2026-10 or 2026-10-01..2026-10-31")] = None,
+    kind: Kind | None = None,
+    survey: Survey | None = None,
+    segment: int | None = None,
+    who: Principal = scoped(Scope.READ),
+) -> dict[str, Any]:
+    found = await kpi.kpi(state(request).cx, who.actor, dealer_id, period, kind, survey, segment)
+    return {"items": [kpi_json(k) for k in found]}
+
+
+async def _ranking(request: Request, who: Principal, column: str | None, period: str | None, type: DealerType | None, region: str | None, brand: str | None, kind: Kind | None, survey: Survey | None, segment: int | None) -> Any:
+    filters = RankingFilter(type, region, brand, kind, ResultFilter(survey, segment))
+    return await kpi.ranking(state(request).cx, who.actor, column, period, filters)
+
+
+_RANKING_QUERY = "column (default on_time_pct), period (default month), type, region, brand, kind, survey, segment"
+
+
+@router.get("/api/v1/reports/ranking.csv", tags=["kpi"], summary="The ranking list as a CSV download", description=_RANKING_QUERY, response_class=Response)
+async def ranking_csv_report(
+    request: Request,
+    column: str | None = None,
+    period: str | None = None,
+    type: DealerType | None = None,
+    region: str | None = None,
+    brand: str | None = None,
+    kind: Kind | None = None,
+    survey: Survey | None = None,
+    segment: int | None = None,
+    who: Principal = scoped(Scope.READ),
+) -> Response:
+    r = await _ranking(request, who, column, period, type, region, brand, kind, survey, segment)
+    return Response(
+        ranking_csv(r).encode("utf-8-sig"),  # the BOM makes Excel read the names as UTF-8
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{ranking_filename(r, "csv")}"'},
+    )
+
+
+@router.get("/api/v1/reports/ranking.xlsx", tags=["kpi"], summary="The ranking list as an Excel download", description=_RANKING_QUERY, response_class=Response)
+async def ranking_xlsx_report(
+    request: Request,
+    column: str | None = None,
+    period: str | None = None,
+    type: DealerType | None = None,
+    region: str | None = None,
+    brand: str | None = None,
+    kind: Kind | None = None,
+    survey: Survey | None = None,
+    segment: int | None = None,
+    who: Principal = scoped(Scope.READ),
+) -> Response:
+    r = await _ranking(request, who, column, period, type, region, brand, kind, survey, segment)
+    return Response(
+        ranking_xlsx(r),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{ranking_filename(r, "xlsx")}"'},
+    )
 
 
 @router.get("/healthz", tags=["health"], summary="Is the database reachable?")

@@ -7,11 +7,12 @@ from typing import Any, Awaitable, Callable
 
 from slack_bolt.async_app import AsyncApp
 
-from bot.domain.errors import InvalidInput, Refused, UnknownAlert
+from bot.domain.errors import InvalidInput, NotFound, Refused, UnknownAlert
+from bot.domain.kpi import PERIOD_FORMS, RANK_COLUMNS, parse_period
 from bot.domain.values import Actor, Status
-from bot.services import Context, alerts, lookups
+from bot.services import Context, alerts, kpi, lookups
 from handlers.slack.answers import refusal
-from notifications.slack import blocks
+from notifications.slack import blocks, reports
 from notifications.slack.escape import escape_mrkdwn
 from storage.repositories.alerts import AlertFilter
 
@@ -21,6 +22,8 @@ USAGE = {
     "alert": "`/cx alert ALERT-ID` (e.g. `/cx alert HA-12`)",
     "alerts": "`/cx alerts [open|overdue|escalated]`",
     "customer": "`/cx customer NAME | EMAIL | CUSTOMER-ID`",
+    "kpi": "`/cx kpi [DEALER] [PERIOD]` (e.g. `/cx kpi DK-1001 2026-10`)",
+    "ranking": "`/cx ranking [COLUMN] [PERIOD]` (e.g. `/cx ranking nps month`)",
 }
 LIST_LIMIT = 20
 
@@ -35,6 +38,8 @@ class CommandHandlers:
             "alert": self._alert,
             "alerts": self._alerts,
             "customer": self._customer,
+            "kpi": self._kpi,
+            "ranking": self._ranking,
             "help": self._help,
         }
 
@@ -102,8 +107,55 @@ class CommandHandlers:
             return f"No customer of your dealers matches “{escape_mrkdwn(' '.join(args))}”."
         return "\n\n".join("\n".join(escape_mrkdwn(line) for line in blocks.customer_lines(c)) for c in found)
 
+    async def _kpi(self, actor: Actor, args: list[str]) -> str:
+        """Only the user's own dealers: the service refuses any other."""
+        if len(args) > 2:
+            return f"Usage: {USAGE['kpi']}"
+        dealer, period = (args[0], args[1]) if len(args) == 2 else (None, None)
+        if len(args) == 1:
+            if _periodish(args[0]):
+                period = args[0]
+            else:
+                dealer = args[0]
+        try:
+            found = await kpi.kpi(self.cx, actor, dealer, period)
+        except InvalidInput as why:  # a bad period: one line naming the accepted forms
+            return escape_mrkdwn(why.problems[0].message)
+        except NotFound as why:
+            hint = f" Periods: {PERIOD_FORMS}." if len(args) == 1 else ""
+            return escape_mrkdwn(why.message) + hint
+        return reports.kpi_text(found, "the API")
+
+    async def _ranking(self, actor: Actor, args: list[str]) -> str:
+        """Every dealer is ranked, but the user sees only the rows of their own dealers."""
+        if len(args) > 2:
+            return f"Usage: {USAGE['ranking']}"
+        column = period = None
+        for word in args:
+            if word.lower().replace("-", "_") in RANK_COLUMNS and column is None:
+                column = word
+            elif _periodish(word) and period is None:
+                period = word  # a bad one is refused below with the accepted forms
+            else:
+                columns = ", ".join(f"`{c}`" for c in RANK_COLUMNS)
+                return f"{escape_mrkdwn(repr(word))} is not a ranking column; use one of {columns}, and optionally a period: {PERIOD_FORMS}."
+        try:
+            r = await kpi.ranking(self.cx, actor, column, period)
+        except InvalidInput as why:
+            return escape_mrkdwn(why.problems[0].message)
+        return reports.ranking_text(r)
+
     async def _help(self, actor: Actor, args: list[str]) -> str:
         return blocks.HELP
+
+
+def _periodish(word: str) -> bool:
+    """A word meant as a period: one that parses, or starts with a digit (refused with the forms)."""
+    try:
+        parse_period(word)
+    except ValueError:
+        return word[:1].isdigit()
+    return True
 
 
 def register(app: AsyncApp, cx: Context, command: str = "/cx") -> None:

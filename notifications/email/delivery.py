@@ -26,8 +26,8 @@ class MailDelivery:
         self.identity = identity
         self.bounce_limit = bounce_limit
 
-    async def start_round(self, tx: Tx) -> None:
-        pass
+    async def prepare(self, tx: Tx, rows: list[OutboxItem]) -> None:
+        pass  # each mail reads its alert and the bounce record just before it is sent
 
     async def send(self, row: OutboxItem) -> dict[str, Any] | None:
         to = str(row.payload.get("to") or "")
@@ -37,12 +37,17 @@ class MailDelivery:
             if await tx.mail.suppressed([to], self.bounce_limit):
                 raise PermanentFailure(f"{to} bounced {self.bounce_limit} times; nothing is sent there until `cxbot addresses verify {to}`")
             view = await tx.views.alert_view(row.alert_id) if row.alert_id else None
+        action = Action(row.action)
+        if action is Action.MAIL_DIGEST:
+            mail = render.digest_mail(row.payload, row.payload.get("lang"))
+            return await self._send(mail, to, None, None, "digest")
         if view is None:
             raise PermanentFailure(f"alert {row.alert_id} no longer exists")
         lang = row.payload.get("lang") or view.dealer_language
-        action = Action(row.action)
         if action is Action.MAIL_ALERT:
-            mail, purpose = render.alert_mail(view, lang), "alert"
+            level = int(row.payload.get("escalation") or 0)
+            mail = render.alert_mail(view, lang, escalation=level or None, reminder=bool(row.payload.get("reminder")))
+            purpose = "escalation" if level else "reminder" if row.payload.get("reminder") else "alert"
         elif action is Action.MAIL_NOTE:
             purpose = str(row.payload.get("kind", "confirm"))
             text = str(row.payload.get("text") or "")
@@ -54,13 +59,17 @@ class MailDelivery:
                 mail = render.refusal_mail(view, lang, text)
         else:
             raise PermanentFailure(f"unknown outbox action {row.action!r}")
-        composed = compose(mail, to, self.identity, self.clock.now(), view.alert.id, row.payload.get("in_reply_to"))
+        return await self._send(mail, to, view.alert.id, row.payload.get("in_reply_to"), purpose)
+
+    async def _send(self, mail: render.Mail, to: str, alert_id: str | None, in_reply_to: str | None, purpose: str) -> dict[str, Any]:
+        composed = compose(mail, to, self.identity, self.clock.now(), alert_id, in_reply_to)
         await self.sender.send(composed.message, composed.envelope_from, [to])
         return {"message_id": composed.message_id, "to": to, "purpose": purpose, "verp_tag": composed.verp_tag}
 
-    async def record(self, tx: Tx, row: OutboxItem, receipt: dict[str, Any], now: datetime) -> None:
-        await tx.mail.sent(receipt["message_id"], row.alert_id, receipt["to"], receipt["purpose"], now)
-        await tx.mail.remember(receipt["to"], receipt["verp_tag"])
+    async def record(self, tx: Tx, sent: list[tuple[OutboxItem, dict[str, Any]]], now: datetime) -> None:
+        for row, receipt in sent:
+            await tx.mail.sent(receipt["message_id"], row.alert_id, receipt["to"], receipt["purpose"], now)
+            await tx.mail.remember(receipt["to"], receipt["verp_tag"])
 
     async def close(self) -> None:
         await self.sender.close()

@@ -38,25 +38,33 @@ def _lang(lang: str | None) -> str:
     return code if code in DATE else "en"
 
 
-def subject_of(v: AlertView, lang: str) -> str:
-    """`[cx HA-12] Hot Alert – Autohuset Vest – NPS 3`: the tag lets replies find the alert."""
+def subject_of(v: AlertView, lang: str, flag: str | None = None) -> str:
+    """`[cx HA-12] Hot Alert – Autohuset Vest – NPS 3`: the tag lets replies find the alert. An
+    escalation or a reminder says so first: `[cx HA-12] ESCALATED (level 1) – Hot Alert – …`."""
     t = texts(lang)
-    parts = [f"[cx {v.alert.id}] {t['kinds'][v.alert.kind.value]}", v.dealer_name]
+    parts = [f"[cx {v.alert.id}] {flag + ' – ' if flag else ''}{t['kinds'][v.alert.kind.value]}", v.dealer_name]
     if v.nps is not None:
         parts.append(f"NPS {v.nps}")
     return " – ".join(parts).replace("\n", " ")
 
 
-def alert_mail(v: AlertView, lang: str | None) -> Mail:
+def alert_mail(v: AlertView, lang: str | None, escalation: int | None = None, reminder: bool = False) -> Mail:
+    """The alert; as an escalation (to the level's recipients) or a reminder when asked."""
     code = _lang(lang)
     t = texts(code)
-    subject = subject_of(v, code)
+    flag = intro = None
+    if escalation:
+        flag, intro = t["escalated_tag"].format(level=escalation), t["escalated_intro"].format(level=escalation)
+    elif reminder:
+        flag, intro = t["reminder_tag"], t["reminder_intro"]
+    subject = subject_of(v, code, flag)
     how_html = Markup(escape(t["how"])).format(resolved=Markup("<b>{}</b>").format(t["words"][0]), ongoing=Markup("<b>{}</b>").format(t["words"][1]))
     context = {
         "v": v,
         "t": t,
         "lang": code,
         "subject": subject,
+        "intro": intro,
         "how_html": how_html,
         "kind": t["kinds"][v.alert.kind.value],
         "status": t["statuses"][v.alert.status.value],
@@ -94,3 +102,14 @@ def refusal_mail(v: AlertView, lang: str | None, reason: str) -> Mail:
 
 def note_needed_reason(lang: str | None) -> str:
     return str(texts(_lang(lang))["note_needed"])
+
+
+def digest_mail(f: dict[str, object], lang: str | None) -> Mail:
+    """The weekly summary for a dealer's managers."""
+    code = _lang(lang)
+    t = texts(code)
+    subject = t["digest_subject"].format(dealer=f["dealer_name"], week=f["week"])
+    pct = "–" if f.get("on_time_pct") is None else f"{float(f['on_time_pct']):.0f} %"  # type: ignore[arg-type]
+    place = f"{f['rank']} / {f['ranked']}" if f.get("rank") else t["digest_not_ranked"]
+    context = {"f": f, "t": t, "lang": code, "subject": subject, "pct": pct, "place": place}
+    return Mail(subject, ENV.get_template("digest.txt.j2").render(context), ENV.get_template("digest.html.j2").render(context))

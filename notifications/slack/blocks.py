@@ -84,6 +84,14 @@ def alert_message(v: AlertView) -> SlackMessage:
     return SlackMessage(escape_mrkdwn(text), blocks)
 
 
+def escalation_message(v: AlertView, level: int) -> SlackMessage:
+    """The alert's card as posted to an escalation target, under a banner that says why."""
+    msg = alert_message(v)
+    due = f" by its due time {slack_date(v.alert.due_at)}" if v.alert.due_at else " in time"
+    banner = {"type": "section", "text": {"type": "mrkdwn", "text": f"🚨 *Escalated to level {level}*: not handled{due}. You may act on it here."}}
+    return SlackMessage(f"Escalated (level {level}): {msg.text}", [banner, *msg.blocks])
+
+
 def _status_line(v: AlertView) -> str:
     a = v.alert
     line = f"Status: *{STATUS_WORD[a.status]}*"
@@ -151,14 +159,14 @@ def status_modal(v: AlertView, to: Status) -> dict[str, Any]:
     }
 
 
-def customer_lines(c: CustomerCard, bounced: set[str] | None = None) -> list[str]:
+def customer_lines(c: CustomerCard) -> list[str]:
     """The customer record as plain lines (no mrkdwn): used by the modal and by /cx."""
     lines = [f"{c.name} — {c.dealer_name} ({c.dealer}), customer {c.customer_id}" + (f", no. {c.customer_number}" if c.customer_number else "")]
     if not c.anonymized:
         if c.contact_name and c.contact_name != c.name:
             lines.append(f"Contact: {c.contact_name}" + (f", {c.contact_email}" if c.contact_email else "") + (f", {c.contact_phone}" if c.contact_phone else ""))
         if c.email:
-            flag = " (bounced)" if bounced and c.email.lower() in bounced else ""
+            flag = " ⚠️ bounced lately: check the address" if c.email_bounced else ""
             lines.append(f"Email: {c.email}{flag}")
         phones = ", ".join(f"{k} {v}" for k, v in c.phones.items() if v)
         if phones:
@@ -225,5 +233,7 @@ HELP = """*cxbot* — `/cx` commands (answers only you can see):
 • `/cx alert HA-12` — one alert with its recent history
 • `/cx alerts [open|overdue|escalated]` — your dealers' alerts (default: open)
 • `/cx customer NAME | EMAIL | CUSTOMER-ID` — contact details, latest answers, detractor flag, open alerts
+• `/cx kpi [DEALER] [week|month|2026-W44|2026-10|2026-10-01..2026-10-31]` — alerts handled on time, handling time, open and escalated alerts, NPS (default: this month)
+• `/cx ranking [COLUMN] [PERIOD]` — your dealers' places in the ranking (columns `on_time_pct`, `nps`, `nps_avg`, `avg_handling_hours`, `open_alerts`, `overdue_alerts`, `escalated`, `late`)
 • `/cx help` — this list
 You can also reply in an alert's thread starting with *resolved* or *ongoing* (or løst, erledigt, opgelost, löst, résolu, igangværende, in Bearbeitung…)."""

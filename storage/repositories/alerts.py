@@ -31,6 +31,8 @@ def to_alert(row: Any) -> Alert:
         resolved_at=row.resolved_at,
         escalation_level=row.escalation_level,
         escalated_at=row.escalated_at,
+        next_escalation_at=row.next_escalation_at,
+        remind_at=row.remind_at,
     )
 
 
@@ -72,6 +74,8 @@ class AlertsRepo(Repo):
                 "resolved_at": a.resolved_at,
                 "escalation_level": a.escalation_level,
                 "escalated_at": a.escalated_at,
+                "next_escalation_at": a.next_escalation_at,
+                "remind_at": a.remind_at,
                 "updated_at": now,
             }
             for a in alerts
@@ -167,3 +171,13 @@ class AlertsRepo(Repo):
             q = q.where(or_(T.c.created_at < at, and_(T.c.created_at == at, T.c.id < last)))
         q = q.order_by(T.c.created_at.desc(), T.c.id.desc()).limit(limit)
         return [to_alert(r) for r in await self.conn.execute(q)]
+
+    async def get_many(self, ids: Sequence[str], *, lock: bool = False) -> dict[str, Alert]:
+        """By id; with `lock` on PostgreSQL the rows are locked in id order (no deadlocks)."""
+        out: dict[str, Alert] = {}
+        for part in chunks(sorted(set(ids)), 900):
+            q = select(T).where(T.c.id.in_(part)).order_by(T.c.id)
+            if lock and self.locks_rows:
+                q = q.with_for_update()
+            out.update({r.id: to_alert(r) for r in await self.conn.execute(q)})
+        return out

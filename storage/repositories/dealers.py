@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Sequence
 
 from sqlalchemy import delete, func, select, update
@@ -44,6 +44,18 @@ class DealersRepo(Repo):
     async def change(self, code: str, values: dict[str, Any], now: datetime) -> None:
         await self.conn.execute(update(D).where(D.c.code == code).values(**values, updated_at=now))
 
+    async def calendars(self, codes: Sequence[str]) -> dict[str, Any]:
+        """The clock each dealer's due times run on: its business hours and holidays in its time
+        zone when it has opening hours, else the wall clock (dealers without hours are left out)."""
+        from bot.domain.calendar import Calendar, parse_hours
+
+        q = select(D.c.code, D.c.time_zone, D.c.opening_hours, D.c.holidays).where(D.c.code.in_(sorted(set(codes))), D.c.opening_hours.is_not(None))
+        out: dict[str, Any] = {}
+        for code, zone, hours, holidays in await self.conn.execute(q):
+            if hours:
+                out[code] = Calendar(zone, parse_hours(hours), frozenset(date.fromisoformat(d) for d in holidays or []))
+        return out
+
     async def teams(self, codes: Sequence[str] | None = None) -> dict[str, set[str]]:
         return await _dealer_teams(self.conn, codes)
 
@@ -70,6 +82,32 @@ class DealersRepo(Repo):
             out.setdefault(code, []).append(email)
         return out
 
+    async def of_addresses(self, emails: Sequence[str]) -> dict[str, set[str]]:
+        """`of_address` for many addresses at once."""
+        wanted = {e.lower() for e in emails}
+        out: dict[str, set[str]] = {e: set() for e in wanted}
+        for table in (RT, ET):
+            for code, listed in await self.conn.execute(select(table.c.dealer_code, table.c.emails)):
+                for e in {x.lower() for x in listed or []} & wanted:
+                    out[e].add(code)
+        for part in chunks(sorted(wanted), 900):
+            q = select(P.c.email, G.c.dealer_code).join(P, P.c.id == G.c.person_id).where(P.c.email.in_(part))
+            for email, code in await self.conn.execute(q):
+                out[email].add(code)
+        return out
+
+    async def of_address(self, email: str) -> set[str]:
+        """Dealers an address belongs to: routed to it (alerts or escalations), or granted to the
+        person who has it. Routing tables are small: their address lists are read in full."""
+        email = email.lower()
+        found: set[str] = set()
+        for table in (RT, ET):
+            rows = await self.conn.execute(select(table.c.dealer_code, table.c.emails))
+            found |= {r.dealer_code for r in rows if email in {e.lower() for e in r.emails or []}}
+        q = select(G.c.dealer_code).join(P, P.c.id == G.c.person_id).where(P.c.email == email)
+        found.update(await self.conn.scalars(q))
+        return found
+
     async def route(self, code: str, kind: Kind) -> Any | None:
         return (await self.conn.execute(select(RT).where(RT.c.dealer_code == code, RT.c.kind == kind))).first()
 
@@ -77,6 +115,19 @@ class DealersRepo(Repo):
         await self.conn.execute(delete(RT).where(RT.c.dealer_code == code))
         if rows:
             await self.conn.execute(RT.insert(), [{**r, "dealer_code": code} for r in rows])
+
+    async def targets_of(self, codes: Sequence[str]) -> dict[tuple[str, Kind, int], Any]:
+        """Every escalation target of these dealers, by (dealer, kind, level)."""
+        q = select(ET).where(ET.c.dealer_code.in_(sorted(set(codes))))
+        return {(r.dealer_code, Kind(r.kind), r.level): r for r in await self.conn.execute(q)}
+
+    async def emails_with_role(self, codes: Sequence[str]) -> dict[tuple[str, Role], list[str]]:
+        """Addresses of the people granted to each dealer, by (dealer, role)."""
+        q = select(G.c.dealer_code, G.c.role, P.c.email).join(P, P.c.id == G.c.person_id).where(G.c.dealer_code.in_(sorted(set(codes))))
+        out: dict[tuple[str, Role], list[str]] = {}
+        for code, role, email in await self.conn.execute(q.order_by(P.c.email)):
+            out.setdefault((code, Role(role)), []).append(email)
+        return out
 
     async def escalation_targets(self, code: str) -> list[Any]:
         q = select(ET).where(ET.c.dealer_code == code).order_by(ET.c.kind, ET.c.level)
@@ -89,6 +140,12 @@ class DealersRepo(Repo):
 
 
 class PeopleRepo(Repo):
+    async def by_emails(self, emails: Sequence[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for part in chunks(sorted({e.lower() for e in emails}), 900):
+            out.update({r.email: r for r in await self.conn.execute(select(P).where(P.c.email.in_(part)))})
+        return out
+
     async def by_email(self, email: str) -> Any | None:
         return (await self.conn.execute(select(P).where(P.c.email == email.lower()))).first()
 

@@ -24,6 +24,22 @@ class MailRepo(Repo):
         q = select(M.c.recipient).where(M.c.alert_id == alert_id).distinct()
         return list(await self.conn.scalars(q))
 
+    async def alerts_of_messages(self, message_ids: Sequence[str]) -> dict[str, str]:
+        """Message-ID → alert, for the mails cxbot sent among these."""
+        out: dict[str, str] = {}
+        for part in chunks(sorted(set(message_ids)), 900):
+            q = select(M.c.message_id, M.c.alert_id).where(M.c.message_id.in_(part), M.c.alert_id.is_not(None))
+            out.update({r.message_id: r.alert_id for r in await self.conn.execute(q)})
+        return out
+
+    async def recipients_of_many(self, alert_ids: Sequence[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for part in chunks(sorted(set(alert_ids)), 900):
+            q = select(M.c.alert_id, M.c.recipient).where(M.c.alert_id.in_(part)).distinct()
+            for alert_id, recipient in await self.conn.execute(q):
+                out.setdefault(alert_id, []).append(recipient)
+        return out
+
     async def alert_of_messages(self, message_ids: Sequence[str]) -> str | None:
         """The alert of the first of these Message-IDs that cxbot sent (In-Reply-To, References)."""
         if not message_ids:
@@ -66,6 +82,10 @@ class MailRepo(Repo):
             )
             out.update({r.email: r for r in await self.conn.execute(q)})
         return out
+
+    async def bounced_addresses(self, emails: Sequence[str] | None = None) -> list[Any]:
+        q = select(A).where(A.c.bounces > 0) if emails is None else select(A).where(A.c.email.in_(sorted({e.lower() for e in emails})))
+        return list(await self.conn.execute(q.order_by(A.c.email)))
 
     async def suppressed(self, emails: Sequence[str], limit: int) -> set[str]:
         """Addresses that bounced `limit` times since they were last verified: nothing goes there."""

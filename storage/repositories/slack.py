@@ -33,9 +33,26 @@ class SlackRepo(Repo):
             .on_conflict_do_nothing()
         )
 
+    async def record_many(self, receipts: Sequence[dict[str, Any]]) -> None:
+        """Store receipts (alert_id, purpose, team_id, channel_id, ts, posted_at) in one statement;
+        one stored before is kept."""
+        if receipts:
+            await self.conn.execute(self.insert(M).on_conflict_do_nothing(), list(receipts))
+
     async def alert_of_thread(self, channel_id: str, ts: str) -> str | None:
         q = select(M.c.alert_id).where(M.c.channel_id == channel_id, M.c.ts == ts)
         return await self.conn.scalar(q)
+
+    async def seen(self, keys: Sequence[str]) -> set[str]:
+        """Which of these keys were remembered before."""
+        out: set[str] = set()
+        for part in chunks(sorted({k[:200] for k in keys}), 900):
+            out.update(await self.conn.scalars(select(E.c.key).where(E.c.key.in_(part))))
+        return out
+
+    async def remember(self, keys: Sequence[str], now: datetime) -> None:
+        if keys:
+            await self.conn.execute(self.insert(E).on_conflict_do_nothing(), [{"key": k[:200], "at": now} for k in sorted(set(keys))])
 
     async def first_time(self, key: str, now: datetime) -> bool:
         """Remember `key`; False if it was seen before (a retried event or a repeated submit)."""

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any, Sequence
 
-from bot.domain.values import ANONYMOUS, Channel, HistoryEvent, Kind
+from sqlalchemy import and_, bindparam, exists, select
+
+from bot.domain.values import ANONYMOUS, Channel, HistoryEntry, HistoryEvent, Kind, Status
 from bot.domain.views import AlertView
 from storage.models import AlertRow, Customer, Dealer, HistoryRow, Person, Response
 from storage.repositories.alerts import to_alert
-from storage.repositories.base import Repo
-from storage.repositories.history import HistoryRepo
+from storage.repositories.base import Repo, chunks
 
 A = AlertRow.__table__
 D = Dealer.__table__
@@ -17,59 +18,130 @@ C = Customer.__table__
 R = Response.__table__
 H = HistoryRow.__table__
 P = Person.__table__
+SAME_RESPONSE = A.alias("same_response")
+
+# One statement per chunk of alerts: the alert joined with its dealer, customer and response, one
+# row per history entry the message shows (why it was raised, the last status change, who made
+# it), and whether the same response also raised a detractor. Labels keep joined names apart.
+VIEW = (
+    select(
+        A,
+        D.c.name.label("d_name"),
+        D.c.time_zone.label("d_time_zone"),
+        D.c.language.label("d_language"),
+        C.c.name.label("c_name"),
+        C.c.anonymized.label("c_anonymized"),
+        C.c.detractor.label("c_detractor"),
+        C.c.email.label("c_email"),
+        C.c.phone_mobile.label("c_mobile"),
+        C.c.phone_work.label("c_work"),
+        C.c.phone_home.label("c_home"),
+        R.c.id.label("r_id"),
+        R.c.survey.label("r_survey"),
+        R.c.nps.label("r_nps"),
+        R.c.scores.label("r_scores"),
+        R.c.comment.label("r_comment"),
+        R.c.segment.label("r_segment"),
+        R.c.submitted_at.label("r_submitted_at"),
+        R.c.purchase_date.label("r_purchase_date"),
+        R.c.service_date.label("r_service_date"),
+        R.c.contact_name.label("r_contact_name"),
+        R.c.contact_email.label("r_contact_email"),
+        R.c.contact_phone.label("r_contact_phone"),
+        H.c.id.label("h_id"),
+        H.c.at.label("h_at"),
+        H.c.channel.label("h_channel"),
+        H.c.actor.label("h_actor"),
+        H.c.person_id.label("h_person_id"),
+        H.c.event.label("h_event"),
+        H.c.old_status.label("h_old_status"),
+        H.c.new_status.label("h_new_status"),
+        H.c.note.label("h_note"),
+        P.c.name.label("p_name"),
+        exists()
+        .where(SAME_RESPONSE.c.response_id == A.c.response_id, SAME_RESPONSE.c.kind == Kind.DETRACTOR)
+        .label("with_detractor"),
+    )
+    .select_from(
+        A.outerjoin(D, D.c.code == A.c.dealer_code)
+        .outerjoin(C, and_(C.c.dealer_code == A.c.dealer_code, C.c.customer_id == A.c.customer_id))
+        .outerjoin(R, R.c.id == A.c.response_id)
+        .outerjoin(H, and_(H.c.alert_id == A.c.id, H.c.event.in_([HistoryEvent.CREATED, HistoryEvent.STATUS])))
+        .outerjoin(P, P.c.id == H.c.person_id)
+    )
+    .where(A.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(H.c.id)
+)  # built once: SQLAlchemy then finds its compiled form without walking this select each time
 
 
 class ViewsRepo(Repo):
     async def alert_view(self, alert_id: str) -> AlertView | None:
-        row = (await self.conn.execute(select(A).where(A.c.id == alert_id))).first()
-        if row is None:
-            return None
-        alert = to_alert(row)
-        dealer = (await self.conn.execute(select(D).where(D.c.code == alert.dealer))).first()
-        customer = None
-        if alert.customer_id:
-            q = select(C).where(C.c.dealer_code == alert.dealer, C.c.customer_id == alert.customer_id)
-            customer = (await self.conn.execute(q)).first()
-        response = (await self.conn.execute(select(R).where(R.c.id == alert.response_id))).first() if alert.response_id else None
-        history = await HistoryRepo(self.conn, self.dialect).of(alert.id)
-        created = next((e for e in history if e.event is HistoryEvent.CREATED), None)
-        last = next((e for e in reversed(history) if e.event is HistoryEvent.STATUS), None)
-        by = None
-        if last is not None:
-            if last.channel is Channel.SLACK:
-                by = f"<@{last.actor.rsplit('/', 1)[-1]}>"
-            elif last.person_id is not None:
-                by = await self.conn.scalar(select(P.c.name).where(P.c.id == last.person_id))
-            by = by or last.actor
-        with_detractor = False
-        if alert.kind is Kind.HOT_ALERT and alert.response_id:
-            q = select(A.c.id).where(A.c.response_id == alert.response_id, A.c.kind == Kind.DETRACTOR)
-            with_detractor = await self.conn.scalar(q) is not None
-        anonymized = bool(customer.anonymized) if customer else False
-        return AlertView(
-            alert=alert,
-            dealer_name=dealer.name if dealer else alert.dealer,
-            dealer_time_zone=dealer.time_zone if dealer else "UTC",
-            dealer_language=dealer.language if dealer else "en",
-            customer_name=ANONYMOUS if anonymized else ((customer.name if customer else None) or alert.customer_id or "-"),
-            anonymized=anonymized,
-            detractor=bool(customer.detractor) if customer else False,
-            survey=response.survey if response else None,
-            nps=response.nps if response else None,
-            scores=dict(response.scores or {}) if response else {},
-            comment=response.comment if response else None,
-            segment=response.segment if response else None,
-            submitted_at=response.submitted_at if response else None,
-            visit_date=(response.purchase_date or response.service_date) if response else None,
-            reason=created.note if created else None,
-            last_change=last,
-            last_change_by=by,
-            with_detractor=with_detractor,
-            customer_email=None if anonymized or customer is None else customer.email,
-            customer_phones={}
-            if anonymized or customer is None
-            else {k: v for k, v in (("mobile", customer.phone_mobile), ("work", customer.phone_work), ("home", customer.phone_home)) if v},
-            contact_name=response.contact_name if response else None,
-            contact_email=response.contact_email if response else None,
-            contact_phone=response.contact_phone if response else None,
-        )
+        return (await self.alert_views([alert_id])).get(alert_id)
+
+    async def alert_views(self, alert_ids: Sequence[str]) -> dict[str, AlertView]:
+        """What each alert's message shows, by alert id (ids that do not exist are left out)."""
+        found: dict[str, tuple[Any, list[Any]]] = {}
+        for part in chunks(sorted(set(alert_ids))):
+            for row in await self.conn.execute(VIEW, {"ids": part}):
+                entry = found.setdefault(row.id, (row, []))
+                if row.h_id is not None:
+                    entry[1].append(row)
+        return {alert_id: _view(row, history) for alert_id, (row, history) in found.items()}
+
+
+def _entry(h: Any) -> HistoryEntry:
+    return HistoryEntry(
+        h.id,  # the alert's: the history's own columns are the labelled ones
+        h.h_at,
+        Channel(h.h_channel),
+        h.h_actor,
+        HistoryEvent(h.h_event),
+        Status(h.h_old_status) if h.h_old_status else None,
+        Status(h.h_new_status) if h.h_new_status else None,
+        h.h_note,
+        h.h_person_id,
+    )
+
+
+def _view(row: Any, history: list[Any]) -> AlertView:
+    alert = to_alert(row)
+    created = next((h for h in history if h.h_event == HistoryEvent.CREATED), None)
+    last_row = next((h for h in reversed(history) if h.h_event == HistoryEvent.STATUS), None)
+    last = _entry(last_row) if last_row is not None else None
+    by = None
+    if last is not None and last_row is not None:
+        if last.channel is Channel.SLACK:
+            by = f"<@{last.actor.rsplit('/', 1)[-1]}>"
+        elif last.person_id is not None:
+            by = last_row.p_name
+        by = by or last.actor
+    has_customer = row.c_anonymized is not None  # a NOT NULL column: None only when no customer joined
+    anonymized = bool(row.c_anonymized) if has_customer else False
+    has_response = row.r_id is not None
+    return AlertView(
+        alert=alert,
+        dealer_name=row.d_name if row.d_name is not None else alert.dealer,
+        dealer_time_zone=row.d_time_zone if row.d_name is not None else "UTC",
+        dealer_language=row.d_language if row.d_name is not None else "en",
+        customer_name=ANONYMOUS if anonymized else ((row.c_name if has_customer else None) or alert.customer_id or "-"),
+        anonymized=anonymized,
+        detractor=bool(row.c_detractor) if has_customer else False,
+        survey=row.r_survey if has_response else None,
+        nps=row.r_nps if has_response else None,
+        scores=dict(row.r_scores or {}) if has_response else {},
+        comment=row.r_comment if has_response else None,
+        segment=row.r_segment if has_response else None,
+        submitted_at=row.r_submitted_at if has_response else None,
+        visit_date=(row.r_purchase_date or row.r_service_date) if has_response else None,
+        reason=created.h_note if created is not None else None,
+        last_change=last,
+        last_change_by=by,
+        with_detractor=alert.kind is Kind.HOT_ALERT and bool(alert.response_id) and bool(row.with_detractor),
+        customer_email=None if anonymized or not has_customer else row.c_email,
+        customer_phones={}
+        if anonymized or not has_customer
+        else {k: v for k, v in (("mobile", row.c_mobile), ("work", row.c_work), ("home", row.c_home)) if v},
+        contact_name=row.r_contact_name if has_response else None,
+        contact_email=row.r_contact_email if has_response else None,
+        contact_phone=row.r_contact_phone if has_response else None,
+    )

@@ -1,0 +1,55 @@
+"""Scheduled jobs: thin calls into services. Safe on every replica at once, because the services
+claim their rows (escalations, reminders) or their run (`job_runs`) before doing anything."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, time
+
+import structlog
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.services import Context, digest, escalation
+
+log = structlog.get_logger()
+
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class Jobs:
+    def __init__(self, cx: Context, sweep_seconds: float, digest_at: tuple[str, str] | None = ("mon", "08:00")) -> None:
+        self.cx = cx
+        self.sweep_seconds = sweep_seconds
+        self.digest_at = digest_at
+        self.owner = uuid.uuid4().hex[:16]
+        # The jobs themselves are idempotent; coalescing only avoids a pile-up after a pause.
+        self.scheduler = AsyncIOScheduler(timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+
+    def start(self) -> None:
+        """Start on the running loop. The first sweep runs at once: alerts that fell due while
+        cxbot was down are escalated at start."""
+        self.scheduler.add_job(self.sweep, "interval", seconds=self.sweep_seconds, next_run_time=datetime.now(UTC), id="sweep")
+        if self.digest_at is not None:
+            # Every dealer has its own "Monday 08:00"; a check every few minutes finds the ones due.
+            self.scheduler.add_job(self.digests, "interval", minutes=5, next_run_time=datetime.now(UTC), id="digests")
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    async def sweep(self) -> None:
+        try:
+            await escalation.sweep(self.cx)
+        except Exception:  # logged once here; the next interval tries again
+            log.exception("job_failed", job="sweep")
+
+    async def digests(self) -> None:
+        assert self.digest_at is not None
+        day, clock = self.digest_at
+        hour, minute = (int(x) for x in clock.split(":"))
+        try:
+            await digest.weekly(self.cx, self.owner, DAYS.index(day), time(hour, minute))
+        except Exception:
+            log.exception("job_failed", job="digests")
