@@ -11,3 +11,10 @@ NOTE_BLOCK = "cx_note"
 NOTE_INPUT = "cx_note_input"
 
 CUSTOMER_MODAL = "cx_customer_card"
+
+REVIEW_REPLY = "cx_review_reply"  # button: opens the public reply modal of a review
+REVIEW_APPROVE = "cx_review_approve"  # button: publish a held review now, without a reply
+REVIEW_ACTIONS_BLOCK = "cx_review_actions"
+REVIEW_MODAL = "cx_review"  # callback id of the reply modal
+REVIEW_REPLY_BLOCK = "cx_review_reply_text"
+REVIEW_REPLY_INPUT = "cx_review_reply_input"
