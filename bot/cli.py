@@ -8,6 +8,7 @@ import getpass
 import json
 import os
 import sys
+from datetime import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -20,7 +21,8 @@ from bot.domain.errors import InvalidInput, Problem, Refused
 from bot.domain.kpi import COLUMN_FORMS, DEFAULT_COLUMN, PERIOD_FORMS, RankingFilter, ResultFilter
 from bot.domain.values import Actor, Channel, DealerType, Kind, Scope, Status, Survey
 from bot.logs import configure
-from bot.services import Context, alerts, dealers, escalation, intake, keys, kpi, mail, outbox
+from bot.jobs import DAYS
+from bot.services import Context, alerts, dealers, digest, escalation, intake, keys, kpi, mail, outbox
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.csvfile import count_rows, read_rows
 from handlers.dealer_file import read_dealer_file
@@ -319,6 +321,22 @@ async def sweep() -> None:
     finally:
         await cx.db.close()
     click.echo(f"{result.escalated} escalations, {result.reminded} reminders")
+
+
+@main.command("digest")
+@run
+async def digest_command() -> None:
+    """Queue the weekly digests that are due now and not yet sent (what `serve` checks every few
+    minutes: each dealer's own CXBOT_SCHEDULE_DIGEST_DAY and _TIME in its time zone). Each dealer
+    gets one per week, however often this runs. The mails and Slack lines go out from `serve`."""
+    s = settings()
+    hour, minute = (int(x) for x in s.schedule.digest_time.split(":"))
+    cx = await app.open_context(s)
+    try:
+        sent = await digest.weekly(cx, "cli", DAYS.index(s.schedule.digest_day), time(hour, minute))
+    finally:
+        await cx.db.close()
+    click.echo(f"{sent} weekly digests queued")
 
 
 # ---- outbox ---------------------------------------------------------------------------------

@@ -133,3 +133,23 @@ async def test_weekly_digest_reaches_managers_by_mail_and_the_channel_once(db_ur
         await bot.deliver()
         assert len([m for m in smtp.to(LARS) if "Ugentlig oversigt" in str(m.message["Subject"])]) == 1
         assert CAMILLA not in {t for m in smtp.messages for t in m.rcpt_tos if "Ugentlig" in str(m.message["Subject"])}
+
+
+async def test_cli_digest_queues_each_dealers_digest_once_a_week(db_url, cx, example_dealers):
+    from tests.mail_support import cli
+
+    env = {"CXBOT_SMTP_HOST": "127.0.0.1", "CXBOT_MAIL_FROM": "cxbot <cxbot@cx.example>", "CXBOT_MAIL_SECRET": MAIL_SECRET}
+    first = await cli(db_url, "digest", **env)
+    assert first.exit_code == 0, first.output
+    # The real clock: this week's Monday 08:00 has passed in every example dealer's zone, or, early
+    # on a Monday, not yet in any of them.
+    queued = int(first.stdout.split()[0])
+    assert queued in (0, 3), first.stdout
+    again = await cli(db_url, "digest", **env)
+    assert again.stdout.strip() == "0 weekly digests queued"
+    async with cx.db.read() as tx:
+        rows = [r for r in await tx.outbox.listing(None, 100) if r.action == "mail.digest"]
+    # One per manager of each dealer (DK-1001 Lars, DE-2001 Thomas, DK-5001 Pia); Slack is off.
+    assert sorted(r.payload["to"] for r in rows) == (
+        ["lars.ostergaard@autohuset-vest.example", "pia.lund@fyns-bilservice.example", "thomas.brandt@autohaus-brandt.example"] if queued else []
+    )

@@ -53,7 +53,7 @@ async def weekly(cx: Context, owner: str, weekday: int = 0, at: time = time(8, 0
             ranking = rankings[last_week]
             row = next((r for r in ranking.rows if r.kpi.code == d.code), None)
             figures = _figures(d, row, ranking, last_week)
-            out = await _notes(tx, d.code, figures)
+            out = await _notes(tx, d.code, figures, cx.channels)
             await tx.outbox.enqueue(out, now)
             await tx.schedule.finish_run(key, now)
         sent += 1
@@ -81,10 +81,12 @@ def _figures(dealer: Any, row: Any, ranking: Any, week: str) -> dict[str, Any]:
     }
 
 
-async def _notes(tx: Any, dealer: str, figures: dict[str, Any]) -> list[Outbound]:
-    managers = (await tx.dealers.emails_with_role([dealer])).get((dealer, Role.MANAGER), [])
-    out: list[Outbound] = [to_mail(Action.MAIL_DIGEST, e, None, **figures) for e in managers]
-    routes = await tx.dealers.routes_of([dealer])
+async def _notes(tx: Any, dealer: str, figures: dict[str, Any], channels: frozenset[str]) -> list[Outbound]:
+    out: list[Outbound] = []
+    if "mail" in channels:
+        managers = (await tx.dealers.emails_with_role([dealer])).get((dealer, Role.MANAGER), [])
+        out += [to_mail(Action.MAIL_DIGEST, e, None, **figures) for e in managers]
+    routes = await tx.dealers.routes_of([dealer]) if "slack" in channels else {}
     channel = next((r for (_, _), r in sorted(routes.items(), key=lambda kv: kv[0][1].value) if r.slack_channel), None)
     if channel is not None:
         out.append(to_slack(Action.SLACK_TEXT, channel.slack_team, channel.slack_channel, None, text=digest_text(figures)))
