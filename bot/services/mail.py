@@ -36,12 +36,15 @@ class Verdict:
 
 
 def _note(to: str, alert_id: str, kind: str, text: str, in_reply_to: str | None) -> Outbound:
-    return to_mail(Action.MAIL_NOTE, to, alert_id, kind=kind, text=text, in_reply_to=in_reply_to)
+    # A known refusal travels as its code too, so the answer is written in the dealer's language.
+    code = REFUSAL_CODES.get(text)
+    return to_mail(Action.MAIL_NOTE, to, alert_id, kind=kind, text=text, in_reply_to=in_reply_to, **({"reason": code} if code else {}))
 
 
 NO_TAG = "the reply did not come back to the address in the alert mail; reply to the alert mail itself"
 NOT_GRANTED = "you are not granted to the alert's dealer, so you cannot change it"
 NOTE_NEEDED = "a note is needed: reply with the status word on the first line and, after it, what was done"
+REFUSAL_CODES = {NO_TAG: "no_tag", NOT_GRANTED: "not_granted", NOTE_NEEDED: "note_needed"}
 
 
 async def apply_reply(cx: Context, mail: ParsedReply) -> Verdict:

@@ -16,6 +16,10 @@ from storage.database import Database, Tx
 from storage.repositories.outbox import OutboxItem
 
 
+def _times(n: int) -> str:
+    return "once" if n == 1 else f"{n} times"
+
+
 class MailDelivery:
     prefix = "mail."
 
@@ -35,7 +39,7 @@ class MailDelivery:
             raise PermanentFailure("no recipient")
         async with self.db.read() as tx:
             if await tx.mail.suppressed([to], self.bounce_limit):
-                raise PermanentFailure(f"{to} bounced {self.bounce_limit} times; nothing is sent there until `cxbot addresses verify {to}`")
+                raise PermanentFailure(f"{to} bounced {_times(self.bounce_limit)}; nothing is sent there until `cxbot addresses verify {to}`")
             view = await tx.views.alert_view(row.alert_id) if row.alert_id else None
         action = Action(row.action)
         if action is Action.MAIL_DIGEST:
@@ -56,7 +60,7 @@ class MailDelivery:
             elif purpose == "comment":
                 mail = render.comment_mail(view, lang, text)
             else:
-                mail = render.refusal_mail(view, lang, text)
+                mail = render.refusal_mail(view, lang, text, row.payload.get("reason"))
         else:
             raise PermanentFailure(f"unknown outbox action {row.action!r}")
         return await self._send(mail, to, view.alert.id, row.payload.get("in_reply_to"), purpose)

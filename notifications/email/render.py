@@ -70,6 +70,7 @@ def alert_mail(v: AlertView, lang: str | None, escalation: int | None = None, re
         "status": t["statuses"][v.alert.status.value],
         "survey": t["surveys"].get(v.survey or "", v.survey) if v.survey else None,
         "due": local_time(v.alert.due_at, v.dealer_time_zone, code) if v.alert.due_at else None,
+        "received": f"{t['via'].get(v.complaint.received_via, '')}, {local_time(v.complaint.received_at, v.dealer_time_zone, code)}" if v.complaint else None,
     }
     return Mail(subject, ENV.get_template("alert.txt.j2").render(context), ENV.get_template("alert.html.j2").render(context))
 
@@ -94,14 +95,12 @@ def comment_mail(v: AlertView, lang: str | None, note: str) -> Mail:
     return _note_mail(v, lang, t["comment_subject"], t["comment_body"].format(alert=v.alert.id, status=status), note)
 
 
-def refusal_mail(v: AlertView, lang: str | None, reason: str) -> Mail:
-    """Why a reply changed nothing (known senders only; strangers get no answer)."""
+def refusal_mail(v: AlertView, lang: str | None, reason: str, code: str | None = None) -> Mail:
+    """Why a reply changed nothing (known senders only; strangers get no answer). A known reason
+    (`code`) is said in the mail's language; any other as the rules gave it."""
     t = texts(_lang(lang))
+    reason = str(t.get(code, reason)) if code else reason
     return _note_mail(v, lang, t["refused_subject"], t["refused_body"].format(reason=reason), None)
-
-
-def note_needed_reason(lang: str | None) -> str:
-    return str(texts(_lang(lang))["note_needed"])
 
 
 def digest_mail(f: dict[str, object], lang: str | None) -> Mail:
