@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import getpass
 import json
 import os
 import sys
-from datetime import time
+from contextlib import aclosing
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any, Awaitable, Callable, TypeVar
 
@@ -18,17 +20,27 @@ from bot import app
 from bot import demo as sample
 from bot.console import alert_line, when
 from bot.domain.errors import InvalidInput, Problem, Refused
+from bot.domain.invitations import DATE_FIELDS, InvitationFilter, InvitationRow, InvitationStatus
 from bot.domain.kpi import COLUMN_FORMS, DEFAULT_COLUMN, PERIOD_FORMS, RankingFilter, ResultFilter
 from bot.domain.values import Actor, Channel, DealerType, Kind, Scope, Status, Survey
 from bot.logs import configure
 from bot.jobs import DAYS
 from bot.services import Context, alerts, dealers, digest, escalation, intake, keys, kpi, mail, outbox
+from bot.services import detractor_digest
+from bot.services import erasure
+from bot.domain.reviews import ReviewView
+from bot.services import reviews as review_service
+from bot.domain.complaints import VIA_FORMS, parse_complaint
+from bot.services import complaints
+from bot.services import invitations
 from bot.settings import Settings, SettingsError, load_settings
-from handlers.csvfile import count_rows, read_rows
+from handlers.invitation_list import TABLE_HEAD as INVITATION_HEAD, counts_line, csv_lines as invitations_csv, invitation_json, table_line as invitation_line
+from handlers.csvfile import INVITATIONS, RESPONSES, Shape, count_rows, read_rows
+from handlers.complaint_record import record_csv, record_json, record_text
 from handlers.dealer_file import read_dealer_file
 from handlers.http.common import alert_json
 from handlers.reports import kpi_json, kpi_table, ranking_csv, ranking_table, ranking_xlsx
-from handlers.wire import parse_responses
+from handlers.wire import parse_invitations, parse_responses
 from storage import migrate
 from storage.database import DatabaseUnavailable
 from storage.repositories.alerts import AlertFilter
@@ -339,6 +351,39 @@ async def digest_command() -> None:
     click.echo(f"{sent} weekly digests queued")
 
 
+# ---- detractors -----------------------------------------------------------------------------
+
+
+@main.group("detractors")
+def detractors_group() -> None:
+    """Detractor customers in the dealer system (seed 004)."""
+
+
+@detractors_group.command("digest")
+@click.option("--dealer", "dealer_codes", multiple=True, help="Only this dealer (repeat for more). Default: every dealer.")
+@run
+async def detractors_digest(dealer_codes: tuple[str, ...]) -> None:
+    """Run the daily detractor digest now, whatever the time (`serve` runs it at each dealer's
+    CXBOT_SCHEDULE_DETRACTOR_DIGEST_TIME): the DETRACTOR route's addresses get the customers flagged
+    and cleared since the last run and the messages still too long. The mails go out from `serve`."""
+    s = settings()
+    cx = await app.open_context(s)
+    # Only what `serve` would send: without CXBOT_SMTP_HOST nobody is told, and nothing is marked as told.
+    cx = dataclasses.replace(cx, channels=frozenset({"mail"}) if s.smtp.host else frozenset())
+    try:
+        runs = await detractor_digest.run_now(cx, list(dealer_codes) or None)
+    finally:
+        await cx.db.close()
+    for r in runs:
+        if not r.recipients:
+            why = "no addresses on its detractor route" if s.smtp.host else "mail is off (no CXBOT_SMTP_HOST)"
+            click.echo(f"{r.dealer}: {why}; nothing sent")
+        elif not r.mailed:
+            click.echo(f"{r.dealer}: nothing changed; no mail")
+        else:
+            click.echo(f"{r.dealer}: {len(r.flagged)} flagged, {len(r.cleared)} cleared, {len(r.too_long)} too long; mail queued to {', '.join(r.recipients)}")
+
+
 # ---- outbox ---------------------------------------------------------------------------------
 
 
@@ -495,12 +540,145 @@ async def report_ranking(
         click.echo(f"{r.ranked} of {r.dealers} dealers ranked by {r.column.label}, {r.period}: written to {output}", err=True)
 
 
+# ---- reviews --------------------------------------------------------------------------------
+
+
+@main.group("reviews")
+def reviews_group() -> None:
+    """Public reviews (CXBOT_REVIEWS_BRANDS): held for the dealer's reply, then published."""
+
+
+def _review_json(v: ReviewView) -> dict[str, Any]:
+    """Staff's view of a review: also who replied or approved it."""
+    at = lambda t: t.isoformat() if t else None  # noqa: E731
+    return {
+        "id": v.ref, "dealer_id": v.dealer, "state": v.state, "survey": v.survey.value, "nps": v.nps, "scores": dict(v.scores),
+        "comment": v.comment, "author": v.author, "received_at": at(v.created_at), "publish_at": at(v.publish_at),
+        "published_at": at(v.published_at), "published_by": v.published_by, "reply": v.reply, "replied_at": at(v.replied_at),
+        "replied_by": v.replied_by,
+    }
+
+
+@reviews_group.command("list")
+@click.option("--dealer", "dealer_code", help="Only this dealer.")
+@click.option("--state", type=click.Choice(["held", "published", "withdrawn"]), help="Only reviews in this state.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@run
+async def reviews_list(dealer_code: str | None, state: str | None, limit: int, as_json: bool) -> None:
+    """Reviews, newest first: held ones with the time they are published, published ones with the reply."""
+    cx = await context()
+    try:
+        found = await review_service.find(cx, operator(), dealer_code, state, limit)
+    finally:
+        await cx.db.close()
+    for v in found:
+        if as_json:
+            click.echo(json.dumps(_review_json(v), ensure_ascii=False))
+            continue
+        nps = f"NPS {v.nps}" if v.nps is not None else "no NPS"
+        status = f"published {when(v.published_at)}" if v.state == "published" else (f"held until {when(v.publish_at)}" if v.state == "held" else "withdrawn")
+        click.echo(f"{v.ref:<8} {v.dealer:<10} {v.survey.value:<8} {nps:<7} {status:<37} {v.author or 'Anonymous'}")
+        if v.comment:
+            click.echo(f"      “{v.comment.strip()[:300]}”")
+        if v.reply:
+            click.echo(f"      reply: {v.reply[:300]}")
+    if not found and not as_json:
+        click.echo("no reviews match")
+
+
+@reviews_group.command("reply")
+@click.argument("review_id")
+# Not required by click: a missing reply gets the same refusal, and exit code, as an empty one.
+@click.option("--text", default=None, help="Required. The public reply, shown on the dealer's website beside the customer's comment.")
+@run
+async def reviews_reply(review_id: str, text: str | None) -> None:
+    """Reply publicly to a review; a held review is published with the reply at once."""
+    cx = await context()
+    try:
+        v = await review_service.reply(cx, review_id, operator(), text)
+    finally:
+        await cx.db.close()
+    click.echo(f"{v.ref}: replied; published {when(v.published_at)}")
+
+
+@reviews_group.command("approve")
+@click.argument("review_id")
+@run
+async def reviews_approve(review_id: str) -> None:
+    """Publish a held review now, without a reply."""
+    cx = await context()
+    try:
+        v = await review_service.approve(cx, review_id, operator())
+    finally:
+        await cx.db.close()
+    click.echo(f"{v.ref}: published {when(v.published_at)}")
+
+
+@reviews_group.command("publish-due")
+@run
+async def reviews_publish_due() -> None:
+    """Publish the reviews whose hold period is over, as `serve` does every
+    CXBOT_SCHEDULE_SWEEP_SECONDS (safe next to a running server: each is claimed once)."""
+    cx = await context()
+    try:
+        n = await review_service.publish_due(cx)
+    finally:
+        await cx.db.close()
+    click.echo(f"{n} reviews published")
+
+
 # ---- import ---------------------------------------------------------------------------------
 
 
 @main.group("import")
 def import_group() -> None:
     """Bulk imports."""
+
+
+async def _import_csv(
+    file: Path, batch: int, shape: Shape, parse: Callable[[list[Any]], tuple[list[Any], list[Problem]]],
+    store: Callable[[list[Any]], Awaitable[list[Problem]]],
+) -> list[Problem]:
+    """Read FILE a batch at a time with a progress bar; `store` keeps a batch's valid items and
+    returns the ones it rejected (indexed into what it was given). Every rejected row, with its
+    line number, is returned; it changed nothing."""
+    total = count_rows(file)
+    rejected: list[Problem] = []
+
+    async def flush(rows: list[tuple[int, dict[str, Any]]]) -> None:
+        good, problems = parse([item for _, item in rows])
+        lines = [line for line, _ in rows]
+        bad = {p.index for p in problems}
+        rejected.extend(Problem(p.field, p.message, lines[p.index or 0]) for p in problems)
+        keep = [i for i in range(len(rows)) if i not in bad]
+        refused = await store(good)
+        rejected.extend(Problem(p.field, p.message, lines[keep[p.index or 0]]) for p in refused)
+
+    with file.open(encoding="utf-8-sig", newline="") as f, click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
+        pending: list[tuple[int, dict[str, Any]]] = []
+        for line, item in read_rows(f, shape):
+            if isinstance(item, Problem):
+                rejected.append(item)
+            else:
+                pending.append((line, item))
+            if len(pending) >= batch:
+                await flush(pending)
+                bar.update(len(pending))
+                pending = []
+        if pending:
+            await flush(pending)
+            bar.update(len(pending))
+        bar.update(total - bar.pos)
+    return rejected
+
+
+def _import_report(rejected: list[Problem], summary: str) -> None:
+    for p in sorted(rejected, key=lambda p: p.index or 0):
+        click.echo(f"line {p.index}: {p.field}: {p.message}")
+    click.echo(summary.format(rejected=len({p.index for p in rejected})))
+    if rejected:
+        sys.exit(1)
 
 
 @import_group.command("responses")
@@ -511,47 +689,257 @@ async def import_responses(file: Path, batch: int) -> None:
     """Import survey responses from a CSV file. Each rejected row is reported with its line
     number and reason and changes nothing; the other rows are stored."""
     cx = await context()
-    total = count_rows(file)
     accepted = duplicates = alerts_raised = 0
-    rejected: list[Problem] = []
 
-    async def flush(rows: list[tuple[int, dict[str, Any]]]) -> None:
+    async def store(good: list[Any]) -> list[Problem]:
         nonlocal accepted, duplicates, alerts_raised
-        good, problems = parse_responses([item for _, item in rows])
-        lines = [line for line, _ in rows]
-        bad = {p.index for p in problems}
-        rejected.extend(Problem(p.field, p.message, lines[p.index or 0]) for p in problems)
-        keep = [i for i in range(len(rows)) if i not in bad]
         result = await intake.ingest(cx, good, partial=True)
-        rejected.extend(Problem(p.field, p.message, lines[keep[p.index or 0]]) for p in result.rejected)
         accepted += len(result.accepted)
         duplicates += len(result.duplicates)
         alerts_raised += len(result.alerts)
+        return result.rejected
 
     try:
-        with file.open(encoding="utf-8-sig", newline="") as f, click.progressbar(length=total, label="importing", file=sys.stderr) as bar:
-            pending: list[tuple[int, dict[str, Any]]] = []
-            for line, item in read_rows(f):
-                if isinstance(item, Problem):
-                    rejected.append(item)
-                else:
-                    pending.append((line, item))
-                if len(pending) >= batch:
-                    await flush(pending)
-                    bar.update(len(pending))
-                    pending = []
-            if pending:
-                await flush(pending)
-                bar.update(len(pending))
-            bar.update(total - bar.pos)
+        rejected = await _import_csv(file, batch, RESPONSES, parse_responses, store)
     finally:
         await cx.db.close()
-    for p in sorted(rejected, key=lambda p: p.index or 0):
-        click.echo(f"line {p.index}: {p.field}: {p.message}")
-    bad_lines = len({p.index for p in rejected})
-    click.echo(f"{accepted} stored, {duplicates} already known, {bad_lines} rejected, {alerts_raised} alerts raised")
-    if rejected:
-        sys.exit(1)
+    _import_report(rejected, f"{accepted} stored, {duplicates} already known, {{rejected}} rejected, {alerts_raised} alerts raised")
+
+
+@import_group.command("invitations")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 1000), help="Rows per transaction.")
+@run
+async def import_invitations(file: Path, batch: int) -> None:
+    """Import survey invitations and status reports from a CSV file (columns as the API's fields:
+    id, survey, dealer_id, customer.id, customer.name, customer.email, purchase_date or
+    service_date, language, questionnaire, status, status_at, sent_at). A known invitation moves
+    only forward. Each rejected row is reported with its line number and reason and changes
+    nothing; the other rows are stored."""
+    cx = await context()
+    who = operator()
+    accepted = updated = duplicates = 0
+
+    async def store(good: list[Any]) -> list[Problem]:
+        nonlocal accepted, updated, duplicates
+        result = await invitations.record(cx, who, good, partial=True)
+        accepted += len(result.accepted)
+        updated += len(result.updated)
+        duplicates += len(result.duplicates)
+        return result.rejected
+
+    try:
+        rejected = await _import_csv(file, batch, INVITATIONS, parse_invitations, store)
+    finally:
+        await cx.db.close()
+    _import_report(rejected, f"{accepted} stored, {updated} moved forward, {duplicates} unchanged, {{rejected}} rejected")
+
+
+# ---- invitations ----------------------------------------------------------------------------
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+@main.group("invitations")
+def invitations_group() -> None:
+    """Survey invitations and their statuses (the communication list)."""
+
+
+@invitations_group.command("list")
+@click.option("--dealer", "dealer_code", help="Only this dealer.")
+@click.option("--status", type=click.Choice([s.value for s in InvitationStatus]), help="Only invitations in this status.")
+@click.option("--survey", type=click.Choice([s.value for s in Survey]), help="Only this survey.")
+@click.option("-q", "--search", "q", help="Part of the customer's name, email or id, in any case.")
+@click.option("--date-field", type=click.Choice(list(DATE_FIELDS)), default="purchase", show_default=True, help="What --from and --to are days of: the purchase or service date, or the day the message was sent (in the dealer's time zone).")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="First day, inclusive (2026-10-01).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="Last day, inclusive.")
+@click.option("--limit", type=click.IntRange(1, None), help="At most this many rows. Default: 50 in a table, every one in csv or json.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True, help="json: one object per line.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file. Default: standard output.")
+@run
+async def invitations_list(
+    dealer_code: str | None, status: str | None, survey: str | None, q: str | None, date_field: str, date_from: datetime | None,
+    date_to: datetime | None, limit: int | None, fmt: str, output: Path | None,
+) -> None:
+    """Invitations newest first, with the number in each status; anonymous customers show as
+    "Anonymous" with no name, email or date."""
+    f = InvitationFilter(
+        frozenset([dealer_code]) if dealer_code else None, q, date_field, date_from.date() if date_from else None,
+        date_to.date() if date_to else None, InvitationStatus(status) if status else None, Survey(survey) if survey else None,
+    )
+    cx = await context()
+    # The BOM makes Excel read a CSV as UTF-8.
+    out = output.open("w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") if output else None
+    write: Callable[[str], Any] = out.write if out else (lambda text: click.echo(text, nl=False))
+    n = 0
+    try:
+        if fmt == "table":
+            page = await invitations.find(cx, operator(), f, min(limit or 50, invitations.MAX_PAGE))
+            n = len(page.items)
+            write(f"{_count(page.total, 'invitation')} ({counts_line(page.counts)})\n{INVITATION_HEAD}\n")
+            write("".join(invitation_line(r) + "\n" for r in page.items))
+            if page.next_cursor:
+                write(f"…and {page.total - n} more: raise --limit, or use --format csv for every one\n")
+        else:
+            # Written as read, a batch at a time: a list of a million invitations needs no memory.
+            batch: list[InvitationRow] = []
+
+            def flush() -> None:
+                write(invitations_csv(batch, header=n == len(batch)) if fmt == "csv" else "".join(json.dumps(invitation_json(r), ensure_ascii=False) + "\n" for r in batch))
+                batch.clear()
+
+            async with aclosing(invitations.each(cx, operator(), f)) as rows:
+                async for r in rows:
+                    batch.append(r)
+                    n += 1
+                    if len(batch) == 500:
+                        flush()
+                    if limit is not None and n >= limit:
+                        break
+            if batch or (fmt == "csv" and n == 0):
+                flush()
+    finally:
+        await cx.db.close()
+        if out is not None:
+            out.close()
+    if output is not None:
+        click.echo(f"{_count(n, 'invitation')} written to {output}", err=True)
+
+
+# ---- customers ------------------------------------------------------------------------------
+
+
+@main.group("customers")
+def customers_group() -> None:
+    """Customers' personal data."""
+
+
+@customers_group.command("forget")
+@click.argument("dealer_id")
+@click.argument("customer_id")
+@click.option("--yes", is_flag=True, help="Erase without asking (required when standard input is not a terminal).")
+@run
+async def customers_forget(dealer_id: str, customer_id: str, yes: bool) -> None:
+    """Erase a customer's personal data for good (GDPR): name, contact details, addresses, phones,
+    purchase and service dates, their comments and every note on their alerts. Scores, alert
+    states and times stay for the KPIs; the alert history records that an erasure happened, when
+    and by whom. Slack cards already posted are updated to show "Anonymous"."""
+    who = operator()
+    cx = await context()
+    try:
+        p = await erasure.preview(cx, who, dealer_id, customer_id)
+        if not yes:
+            if not sys.stdin.isatty():
+                # A script must say so: a prompt nobody answers would hang it, a default would guess.
+                raise Failed("standard input is not a terminal, so nobody can confirm: add --yes to erase (it cannot be undone)")
+            earlier = f", already erased {when(p.erased_at)} by {p.erased_by}" if p.erased_at else ""
+            click.echo(f"customer {customer_id} at {dealer_id}: {p.name}, {p.responses} responses, {p.alerts} alerts{earlier}")
+            if not click.confirm("Erase this customer's personal data for good? This cannot be undone", default=False):
+                raise Failed("nothing erased")
+        result = await erasure.forget(cx, who, dealer_id, customer_id)
+    finally:
+        await cx.db.close()
+    click.echo(f"erased the personal data of customer {customer_id} at {dealer_id} ({who.label}, {when(result.at)}):")
+    for label, n in result.cleared.items():
+        if n:
+            click.echo(f"  {label:<40} {n}")
+    if not any(result.cleared.values()):
+        click.echo("  nothing was left to clear")
+    click.echo("kept: scores, alert states and times")
+    if result.alerts:
+        click.echo(f"history of {', '.join(result.alerts)} records the erasure")
+    if result.slack_updates:
+        click.echo(f'{result.slack_updates} Slack messages queued to show "Anonymous" (a running `cxbot serve` sends them)')
+
+
+# ---- complaints -----------------------------------------------------------------------------
+
+# The option each field of a complaint is given with: a problem is named by it.
+_COMPLAINT_OPTIONS = {
+    "dealer_id": "--dealer", "customer.id": "--customer", "customer.name": "--name", "customer.email": "--email",
+    "customer.phone": "--phone", "received_via": "--channel", "received_at": "--received-at",
+    "description": "--description", "registered_by": "--registered-by",
+}
+
+
+@main.group("complaints")
+def complaints_group() -> None:
+    """External complaints (by phone, email, letter or in person) and their handling records."""
+
+
+@complaints_group.command("add")
+# Not required by click: every missing or wrong field is named at once, as by the API.
+@click.option("--dealer", "dealer_code", help="Required. The dealer the complaint is for.")
+@click.option("--customer", "customer_id", help="Required. The customer's id in the dealer system.")
+@click.option("--name", help="The customer's name.")
+@click.option("--email", help="The customer's email address.")
+@click.option("--phone", help="The customer's phone number.")
+@click.option("--channel", "--received-via", "received_via", help=f"Required. How it came in: {VIA_FORMS}.")
+@click.option("--received-at", help="When it came in, ISO 8601 with a UTC offset (2026-11-02T09:30:00+01:00). Default: now.")
+@click.option("--description", help="The complaint as received (or use --description-file).")
+@click.option("--description-file", type=click.File("r", encoding="utf-8"), help="Read the description from this file, '-' for standard input: a pasted mail, say.")
+@click.option("--registered-by", help="The address of the person who took the complaint (granted to the dealer).")
+@click.option("--json", "as_json", is_flag=True, help="Print the new alert as JSON.")
+@run
+async def complaints_add(
+    dealer_code: str | None, customer_id: str | None, name: str | None, email: str | None, phone: str | None, received_via: str | None,
+    received_at: str | None, description: str | None, description_file: Any, registered_by: str | None, as_json: bool,
+) -> None:
+    """Register an external complaint. It is handled like a Hot Alert (due in 48 hours, escalated
+    when not handled) and the description is the first note of its history. The card and mails
+    go out from `cxbot serve`."""
+    if description is not None and description_file is not None:
+        raise click.UsageError("give --description or --description-file, not both")
+    text = description_file.read() if description_file is not None else description
+    at = None
+    if received_at:
+        try:
+            at = datetime.fromisoformat(received_at.strip())
+        except ValueError:
+            raise InvalidInput([Problem("--received-at", "must be an ISO 8601 time with a UTC offset, e.g. 2026-11-02T09:30:00+01:00")]) from None
+    cx = await context()
+    try:
+        c = parse_complaint(
+            dealer=dealer_code, customer_id=customer_id, customer_name=name, customer_email=email, customer_phone=phone,
+            received_via=received_via, received_at=at, description=text, registered_by=registered_by, now=cx.clock.now(),
+        )
+        alert = await complaints.register(cx, operator(), c)
+    except InvalidInput as e:
+        raise InvalidInput([Problem(_COMPLAINT_OPTIONS.get(p.field, p.field), p.message) for p in e.problems]) from None
+    finally:
+        await cx.db.close()
+    if as_json:
+        click.echo(json.dumps(alert_json(alert, cx.clock.now())))
+    else:
+        click.echo(f"{alert.id} registered for {alert.dealer}, due {when(alert.due_at)}")
+
+
+@complaints_group.command("export")
+@click.argument("alert_id")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="Write to this file. Default: standard output.")
+@run
+async def complaints_export(alert_id: str, fmt: str, output: Path | None) -> None:
+    """A complaint's complete handling record (ISO documentation): how it came in, where it
+    stands, and every history entry — time, who, event, old → new status, note."""
+    cx = await context()
+    try:
+        rec = await complaints.record(cx, operator(), alert_id)
+    finally:
+        await cx.db.close()
+    now = cx.clock.now()
+    if fmt == "json":
+        content = json.dumps(record_json(rec, now), ensure_ascii=False, indent=2) + "\n"
+    else:
+        content = record_csv(rec) if fmt == "csv" else record_text(rec, now)
+    if output is None:
+        click.echo(content, nl=False)
+        return
+    # The BOM makes Excel read a CSV as UTF-8.
+    output.write_text(content, encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="")
+    click.echo(f"{rec.alert.id}: handling record ({len(rec.steps)} history entries) written to {output}", err=True)
 
 
 # ---- demo -----------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.services import Context, digest, escalation
+from bot.services import Context, detractor_digest, digest, escalation, reviews
 
 log = structlog.get_logger()
 
@@ -18,8 +18,11 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class Jobs:
-    def __init__(self, cx: Context, sweep_seconds: float, digest_at: tuple[str, str] | None = ("mon", "08:00")) -> None:
+    def __init__(
+        self, cx: Context, sweep_seconds: float, digest_at: tuple[str, str] | None = ("mon", "08:00"), detractor_digest_at: str | None = None
+    ) -> None:
         self.cx = cx
+        self.detractor_digest_at = detractor_digest_at  # "07:00" in each dealer's time zone; None: off
         self.sweep_seconds = sweep_seconds
         self.digest_at = digest_at
         self.owner = uuid.uuid4().hex[:16]
@@ -30,9 +33,13 @@ class Jobs:
         """Start on the running loop. The first sweep runs at once: alerts that fell due while
         cxbot was down are escalated at start."""
         self.scheduler.add_job(self.sweep, "interval", seconds=self.sweep_seconds, next_run_time=datetime.now(UTC), id="sweep")
+        # Reviews whose hold period ended (also while cxbot was down) are published on the sweep's beat.
+        self.scheduler.add_job(self.publish_reviews, "interval", seconds=self.sweep_seconds, next_run_time=datetime.now(UTC), id="reviews")
         if self.digest_at is not None:
             # Every dealer has its own "Monday 08:00"; a check every few minutes finds the ones due.
             self.scheduler.add_job(self.digests, "interval", minutes=5, next_run_time=datetime.now(UTC), id="digests")
+        if self.detractor_digest_at is not None:
+            self.scheduler.add_job(self.detractor_digests, "interval", minutes=5, next_run_time=datetime.now(UTC), id="detractor_digests")
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -45,6 +52,12 @@ class Jobs:
         except Exception:  # logged once here; the next interval tries again
             log.exception("job_failed", job="sweep")
 
+    async def publish_reviews(self) -> None:
+        try:
+            await reviews.publish_due(self.cx)
+        except Exception:  # logged once here; the next interval tries again
+            log.exception("job_failed", job="reviews")
+
     async def digests(self) -> None:
         assert self.digest_at is not None
         day, clock = self.digest_at
@@ -53,3 +66,11 @@ class Jobs:
             await digest.weekly(self.cx, self.owner, DAYS.index(day), time(hour, minute))
         except Exception:
             log.exception("job_failed", job="digests")
+
+    async def detractor_digests(self) -> None:
+        assert self.detractor_digest_at is not None
+        hour, minute = (int(x) for x in self.detractor_digest_at.split(":"))
+        try:
+            await detractor_digest.daily(self.cx, self.owner, time(hour, minute))
+        except Exception:
+            log.exception("job_failed", job="detractor_digests")

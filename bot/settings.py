@@ -16,6 +16,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.domain.reviews import ReviewPolicy
 from bot.domain.rules import DEFAULT_KINDS, DealerRules, KindRules, Rules
 from bot.domain.status_words import StatusWords
 from bot.domain.values import Kind
@@ -233,6 +234,8 @@ class ScheduleSettings(_Group):
     digest: bool = True  # the weekly summary for each dealer's managers
     digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     digest_time: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # in each dealer's time zone
+    detractor_digest: bool = True  # the daily mail of customers flagged and cleared as detractors (seed 004)
+    detractor_digest_time: str = Field(default="07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # in each dealer's time zone
 
 
 class OutboxSettings(_Group):
@@ -243,6 +246,25 @@ class OutboxSettings(_Group):
     give_up_hours: float = Field(default=48, gt=0)
     backoff_seconds: float = Field(default=2.0, gt=0)
     backoff_max_seconds: float = Field(default=600.0, gt=0)
+
+
+class ReviewsSettings(_Group):
+    """Public reviews ("CarAdvisor", seed 002): switched on per brand."""
+
+    model_config = SettingsConfigDict(env_prefix="CXBOT_REVIEWS_", frozen=True, extra="ignore")
+    table: ClassVar[str] = "reviews"
+    brands: Annotated[list[str], NoDecode] = Field(default_factory=list)  # e.g. CXBOT_REVIEWS_BRANDS=Volkswagen,Mazda
+    hold_hours: float = Field(default=72.0, ge=0, le=24 * 365)  # the dealer may reply before publication
+
+    @field_validator("brands", mode="before")
+    @classmethod
+    def _split(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [b.strip() for b in v.split(",") if b.strip()]
+        return v
+
+    def policy(self) -> ReviewPolicy:
+        return ReviewPolicy.of(self.brands, self.hold_hours)
 
 
 class _KindRulesIn(BaseModel):
@@ -321,6 +343,7 @@ class Settings:
     imap: ImapSettings = field(default_factory=ImapSettings)
     mail: MailSettings = field(default_factory=MailSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    reviews: ReviewsSettings = field(default_factory=ReviewsSettings)
 
     @property
     def database_url(self) -> str:
@@ -337,6 +360,7 @@ GROUPS = {
     "imap": ("CXBOT_IMAP_", "imap"),
     "mail": ("CXBOT_MAIL_", "mail"),
     "schedule": ("CXBOT_SCHEDULE_", "schedule"),
+    "reviews": ("CXBOT_REVIEWS_", "reviews"),
 }
 
 
@@ -361,6 +385,7 @@ def load_settings() -> Settings:
     classes: dict[str, type[_Group]] = {
         "core": CoreSettings, "http": HttpSettings, "rules": RulesSettings, "slack": SlackSettings, "outbox": OutboxSettings,
         "smtp": SmtpSettings, "imap": ImapSettings, "mail": MailSettings, "schedule": ScheduleSettings,
+        "reviews": ReviewsSettings,
     }
     for name, cls in classes.items():
         try:
@@ -382,6 +407,7 @@ def load_settings() -> Settings:
     return Settings(
         core=groups["core"], http=groups["http"], rules=groups["rules"].to_rules(), slack=slack, outbox=groups["outbox"],
         smtp=groups["smtp"], imap=groups["imap"], mail=groups["mail"], schedule=groups["schedule"],
+        reviews=groups["reviews"],
     )
 
 

@@ -1,15 +1,19 @@
-"""CSV files of survey responses: flat fields by name, nested ones dotted (`customer.email`,
-`scores.overall`, `answers.contact_requested`); each row becomes one wire-format response."""
+"""CSV files of survey responses and invitations: flat fields by name, nested ones dotted
+(`customer.email`, `scores.overall`, `answers.contact_requested`); each row becomes one
+wire-format item."""
 
 from __future__ import annotations
 
 import csv
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
+from pydantic import BaseModel
+
 from bot.domain.errors import InvalidInput, Problem
-from handlers.wire import CustomerWire, ResponseWire
+from handlers.wire import CustomerWire, InvitationWire, ResponseWire
 
 _INT = re.compile(r"^[+-]?\d+$")
 _TRUE = {"true", "yes", "y", "1", "ja", "j"}
@@ -20,18 +24,31 @@ FREE_MAPS = {"scores", "answers"}
 NESTED = {"customer": set(CustomerWire.model_fields) | {"phones.home", "phones.work", "phones.mobile"}, "contact": {"name", "email", "phone"}}
 
 
-def check_header(header: list[str]) -> None:
+@dataclass(frozen=True)
+class Shape:
+    """The columns a kind of file may have: the wire model's fields, dotted nested ones."""
+
+    wire: type[BaseModel]
+    nested: dict[str, set[str]]
+    free_maps: frozenset[str] = field(default_factory=frozenset)
+
+
+RESPONSES = Shape(ResponseWire, NESTED, frozenset(FREE_MAPS))
+INVITATIONS = Shape(InvitationWire, {"customer": NESTED["customer"]})
+
+
+def check_header(header: list[str], shape: Shape = RESPONSES) -> None:
     problems = []
     if len(set(header)) != len(header):
         dupes = sorted({h for h in header if header.count(h) > 1})
         problems += [Problem("header", f"column {h!r} appears twice") for h in dupes]
     for h in header:
         root, _, rest = h.partition(".")
-        if root in FREE_MAPS and rest:
+        if root in shape.free_maps and rest:
             continue
-        if root in NESTED and rest in NESTED[root]:
+        if root in shape.nested and rest in shape.nested[root]:
             continue
-        if not rest and root in ResponseWire.model_fields and root not in NESTED and root not in FREE_MAPS:
+        if not rest and root in shape.wire.model_fields and root not in shape.nested and root not in shape.free_maps:
             continue
         problems.append(Problem("header", f"unknown column {h!r}"))
     if "id" not in header:
@@ -70,14 +87,14 @@ def row_to_item(row: dict[str, str]) -> dict[str, Any]:
     return item
 
 
-def read_rows(f: TextIO) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
+def read_rows(f: TextIO, shape: Shape = RESPONSES) -> Iterator[tuple[int, dict[str, Any] | Problem]]:
     """(line number, wire item) per data row; a malformed row yields a Problem instead."""
     reader = csv.reader(f)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         raise InvalidInput([Problem("header", "the file is empty")]) from None
-    check_header(header)
+    check_header(header, shape)
     end = reader.line_num
     for row in reader:
         # A quoted cell may span lines: name the line the row starts on, as an editor shows it.

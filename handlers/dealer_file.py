@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 from datetime import date
 import io
 import re
@@ -82,6 +83,7 @@ class DealerIn(_Model):
     escalation: list[EscalationIn] | None = None
     hours: dict[str, str | list[str]] | None = None  # {"mon-fri" = "08:00-17:00", "sat" = "09:00-13:00"}
     holidays: list[date] | None = None
+    reviews_channel: SlackId | None = None  # public reviews to reply to (in the dealer's slack_team)
 
     @model_validator(mode="after")
     def _calendar(self) -> DealerIn:
@@ -107,6 +109,8 @@ class DealerIn(_Model):
     def to_entry(self) -> DealerEntry:
         holidays = tuple(d.isoformat() for d in sorted(set(self.holidays))) if self.holidays is not None else None
         spec = DealerSpec(self.code, self.name, self.brand, self.region, self.type, self.time_zone, self.language, self.hours, holidays)
+        if self.reviews_channel:
+            spec = dataclasses.replace(spec, reviews_team=self.slack_team, reviews_channel=self.reviews_channel)
         routes = None
         if self.routes is not None:
             by_kind: dict[Kind, RouteSpec] = {}
@@ -196,7 +200,7 @@ def parse_toml(text: str) -> Directory:
     return directory
 
 
-DEALER_COLUMNS = {"code", "name", "brand", "region", "type", "time_zone", "language", "slack_team", "slack_channel", "emails"}
+DEALER_COLUMNS = {"code", "name", "brand", "region", "type", "time_zone", "language", "slack_team", "slack_channel", "emails", "reviews_channel"}
 PEOPLE_COLUMNS = {"email", "name", "dealer", "role", "slack"}
 
 

@@ -6,10 +6,11 @@ import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, TypeAdapter, ValidationError, ValidationInfo, field_validator, with_config
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, TypeAdapter, ValidationError, ValidationInfo, field_validator, with_config
 from typing_extensions import TypedDict
 
 from bot.domain.errors import Problem
+from bot.domain.invitations import InvitationIn, InvitationStatus
 from bot.domain.values import ContactIn, CustomerIn, CustomerKind, Phones, Survey, SurveyResponse
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
@@ -63,6 +64,19 @@ class CustomerWire(_Strict):
 
     _emails = field_validator("email", "salesperson_email")(_email)
 
+    def to_domain(self) -> CustomerIn:
+        phones = self.phones or PhonesWire()
+        return CustomerIn(
+            id=self.id,
+            kind=CustomerKind(self.kind) if self.kind else None,
+            name=self.name or None,
+            email=self.email,
+            phones=Phones(phones.home or None, phones.work or None, phones.mobile or None),
+            language=self.language,
+            customer_number=self.customer_number or None,
+            salesperson_email=self.salesperson_email,
+        )
+
 
 class ContactWire(_Strict):
     name: Text | None = None
@@ -101,6 +115,7 @@ class ResponseWire(_Strict):
     test_drive_source: Text | None = None
     purchased_at: AwareDatetime | None = None
     ordered_at: AwareDatetime | None = None
+    invitation_id: Id | None = None  # the invitation answered: it is marked submitted
 
     # Field validators rather than one model check, so these are listed alongside other wrong fields.
     @field_validator("segment")
@@ -112,23 +127,12 @@ class ResponseWire(_Strict):
         return v
 
     def to_domain(self) -> SurveyResponse:
-        c = self.customer
-        phones = c.phones or PhonesWire()
         return SurveyResponse(
             id=self.id,
             survey=self.survey,
             dealer=self.dealer_id,
             submitted_at=self.submitted_at,
-            customer=CustomerIn(
-                id=c.id,
-                kind=CustomerKind(c.kind) if c.kind else None,
-                name=c.name or None,
-                email=c.email,
-                phones=Phones(phones.home or None, phones.work or None, phones.mobile or None),
-                language=c.language,
-                customer_number=c.customer_number or None,
-                salesperson_email=c.salesperson_email,
-            ),
+            customer=self.customer.to_domain(),
             contact=ContactIn(self.contact.name, self.contact.email, self.contact.phone) if self.contact else None,
             purchase_date=self.purchase_date,
             service_date=self.service_date,
@@ -143,13 +147,65 @@ class ResponseWire(_Strict):
             test_drive_source=self.test_drive_source,
             purchased_at=self.purchased_at,
             ordered_at=self.ordered_at,
+            invitation_id=self.invitation_id,
+        )
+
+
+def _status_word(v: Any) -> Any:
+    # "Not sent", "not-sent" and "NOT_SENT" from a spreadsheet all mean not_sent.
+    return v.strip().lower().replace(" ", "_").replace("-", "_") if isinstance(v, str) else v
+
+
+class InvitationWire(_Strict):
+    """One survey invitation and its status (seed 000), as the survey platform reports it."""
+
+    id: Id
+    survey: Survey
+    dealer_id: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+    customer: CustomerWire
+    status: Annotated[InvitationStatus, BeforeValidator(_status_word)] = InvitationStatus.NOT_SENT
+    status_at: AwareDatetime | None = Field(None, description="When it reached `status`; default: when cxbot receives it.")
+    sent_at: AwareDatetime | None = Field(None, description="When the message went out, if known and the status is past sent.")
+    questionnaire: Text | None = None
+    language: Lang | None = Field(None, description="The survey's language; default: the customer's.")
+    purchase_date: date | None = Field(None, description="The purchase date (sales, lost sales).")
+    service_date: date | None = Field(None, description="The service date (service); stored as the invitation's date.")
+
+    @field_validator("sent_at")
+    @classmethod
+    def _sent_needs_status(cls, v: Any, info: ValidationInfo) -> Any:
+        if v is not None and info.data.get("status") is InvitationStatus.NOT_SENT:
+            raise ValueError("an invitation that is not sent has no sent time")
+        return v
+
+    @field_validator("service_date")
+    @classmethod
+    def _one_date(cls, v: date | None, info: ValidationInfo) -> date | None:
+        if v is not None and info.data.get("purchase_date") is not None:
+            raise ValueError("give purchase_date or service_date, not both")
+        return v
+
+    def to_domain(self) -> InvitationIn:
+        customer = self.customer.to_domain()
+        return InvitationIn(
+            id=self.id,
+            survey=self.survey,
+            dealer=self.dealer_id,
+            customer=customer,
+            status=self.status,
+            status_at=self.status_at,
+            sent_at=self.sent_at,
+            questionnaire=self.questionnaire or None,
+            language=self.language or customer.language,
+            purchase_date=self.purchase_date or self.service_date,
         )
 
 
 _ONE = TypeAdapter(ResponseWire)
+_INVITATION = TypeAdapter(InvitationWire)
 
 
-def problems_of(err: ValidationError, index: int | None) -> list[Problem]:
+def problems_of(err: ValidationError, index: int | None, noun: str = "response") -> list[Problem]:
     """Pydantic's errors as one Problem per wrong field, named by its dotted path."""
     out = []
     for e in err.errors(include_url=False):
@@ -164,7 +220,7 @@ def problems_of(err: ValidationError, index: int | None) -> list[Problem]:
         elif e["type"] == "bool_type":
             msg = "must be true or false"
         elif e["type"] == "extra_forbidden":
-            msg = "is not a field of a response"
+            msg = f"is not a field of {'an' if noun[0] in 'aeiou' else 'a'} {noun}"
         elif e["type"] == "timezone_aware":
             msg = "needs a UTC offset, e.g. 2026-10-01T09:30:00+02:00"
         elif e["type"].startswith("datetime"):
@@ -195,17 +251,26 @@ def parse_responses(items: list[Any], *, check_nul: bool = True) -> tuple[list[S
     """Check every item; returns the converted responses and every problem found (by index).
     NUL characters are refused (PostgreSQL cannot store them); `check_nul=False` skips that walk
     when the caller knows there are none (no `\\u0000` in the JSON body)."""
-    good: list[SurveyResponse] = []
+    return _parse(items, _ONE, "response", check_nul)
+
+
+def parse_invitations(items: list[Any], *, check_nul: bool = True) -> tuple[list[InvitationIn], list[Problem]]:
+    """As parse_responses, for invitations."""
+    return _parse(items, _INVITATION, "invitation", check_nul)
+
+
+def _parse(items: list[Any], adapter: TypeAdapter[Any], noun: str, check_nul: bool) -> tuple[list[Any], list[Problem]]:
+    good: list[Any] = []
     problems: list[Problem] = []
     for i, item in enumerate(items):
         if not isinstance(item, dict):
-            problems.append(Problem("body", "each response must be a JSON object", i))
+            problems.append(Problem("body", f"each {noun} must be a JSON object", i))
             continue
         nul = _nul_fields(item, "", []) if check_nul else []
         try:
-            response = _ONE.validate_python(item).to_domain()
+            value = adapter.validate_python(item).to_domain()
         except ValidationError as e:
-            found = problems_of(e, i)
+            found = problems_of(e, i, noun)
             problems += found
             named = {p.field for p in found}
             problems += [Problem(f, "must not contain the NUL character (\\u0000)", i) for f in nul if f not in named]
@@ -213,7 +278,7 @@ def parse_responses(items: list[Any], *, check_nul: bool = True) -> tuple[list[S
         if nul:
             problems += [Problem(f, "must not contain the NUL character (\\u0000)", i) for f in nul]
         else:
-            good.append(response)
+            good.append(value)
     return good, problems
 
 

@@ -10,15 +10,21 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from storage.repositories.activities import ActivitiesRepo
 from storage.repositories.alerts import AlertsRepo
+from storage.repositories.complaints import ComplaintsRepo
 from storage.repositories.customers import CustomersRepo
 from storage.repositories.dealers import DealersRepo, PeopleRepo
+from storage.repositories.detractors import DetractorsRepo
+from storage.repositories.erasure import ErasureRepo
 from storage.repositories.history import HistoryRepo
+from storage.repositories.invitations import InvitationsRepo
 from storage.repositories.keys import KeysRepo
 from storage.repositories.kpi import KpiRepo
 from storage.repositories.mail import MailRepo
 from storage.repositories.outbox import OutboxRepo
 from storage.repositories.responses import ResponsesRepo
+from storage.repositories.reviews import ReviewsRepo
 from storage.repositories.schedule import ScheduleRepo
 from storage.repositories.slack import SlackRepo
 from storage.repositories.views import ViewsRepo
@@ -36,8 +42,16 @@ class Tx:
         self.dialect = dialect
 
     @cached_property
+    def activities(self) -> ActivitiesRepo:
+        return ActivitiesRepo(self.conn, self.dialect)
+
+    @cached_property
     def alerts(self) -> AlertsRepo:
         return AlertsRepo(self.conn, self.dialect)
+
+    @cached_property
+    def complaints(self) -> ComplaintsRepo:
+        return ComplaintsRepo(self.conn, self.dialect)
 
     @cached_property
     def customers(self) -> CustomersRepo:
@@ -52,12 +66,24 @@ class Tx:
         return DealersRepo(self.conn, self.dialect)
 
     @cached_property
+    def detractors(self) -> DetractorsRepo:
+        return DetractorsRepo(self.conn, self.dialect)
+
+    @cached_property
     def people(self) -> PeopleRepo:
         return PeopleRepo(self.conn, self.dialect)
 
     @cached_property
+    def erasure(self) -> ErasureRepo:
+        return ErasureRepo(self.conn, self.dialect)
+
+    @cached_property
     def history(self) -> HistoryRepo:
         return HistoryRepo(self.conn, self.dialect)
+
+    @cached_property
+    def invitations(self) -> InvitationsRepo:
+        return InvitationsRepo(self.conn, self.dialect)
 
     @cached_property
     def keys(self) -> KeysRepo:
@@ -76,6 +102,10 @@ class Tx:
         return OutboxRepo(self.conn, self.dialect)
 
     @cached_property
+    def reviews(self) -> ReviewsRepo:
+        return ReviewsRepo(self.conn, self.dialect)
+
+    @cached_property
     def schedule(self) -> ScheduleRepo:
         return ScheduleRepo(self.conn, self.dialect)
 
@@ -86,6 +116,11 @@ class Tx:
     @cached_property
     def views(self) -> ViewsRepo:
         return ViewsRepo(self.conn, self.dialect)
+
+
+def _fold(v: Any) -> Any:
+    # str.lower, as PostgreSQL's lower() under a UTF-8 locale: both read "ß" as itself.
+    return v.lower() if isinstance(v, str) else v
 
 
 def _sqlite_engine(url: str, pool_size: int, immediate: bool) -> AsyncEngine:
@@ -100,6 +135,8 @@ def _sqlite_engine(url: str, pool_size: int, immediate: bool) -> AsyncEngine:
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
+        # SQLite's lower() folds ASCII only; searches for "østergaard" must find "Østergaard".
+        dbapi_conn.create_function("cx_fold", 1, _fold, deterministic=True)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:

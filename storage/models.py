@@ -28,6 +28,9 @@ from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstall
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from bot.domain.complaints import ReceivedVia
+from bot.domain.detractors import ActivityType
+from bot.domain.invitations import InvitationStatus
 from bot.domain.values import Channel, CustomerKind, DealerType, HistoryEvent, Kind, Role, Scope, Status, Survey
 
 
@@ -84,6 +87,9 @@ class Dealer(Base):
     # due times and escalations count only open hours. None: wall clock.
     opening_hours: Mapped[dict[str, Any] | None] = mapped_column(Json)
     holidays: Mapped[list[str] | None] = mapped_column(Json)
+    # Where public reviews wait for the dealer's reply (None: the channel of its Hot Alert route).
+    reviews_team: Mapped[str | None] = mapped_column(String(32))
+    reviews_channel: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
@@ -159,6 +165,9 @@ class Customer(Base):
     best_time: Mapped[str | None] = mapped_column(String(100))
     last_verified_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     anonymized: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The last erasure (`cxbot customers forget`): when and by whom, never what was removed.
+    erased_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    erased_by: Mapped[str | None] = mapped_column(String(200))
     # The newest answer with an NPS score, which the detractor flag follows.
     latest_response_id: Mapped[str | None] = mapped_column(String(100))
     latest_submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -169,7 +178,11 @@ class Customer(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
-    __table_args__ = (Index("ix_customers_dealer_email", "dealer_code", "email"),)
+    __table_args__ = (
+        Index("ix_customers_dealer_email", "dealer_code", "email"),
+        # "a dealer's customers flagged as detractors" (the daily detractor digest)
+        Index("ix_customers_dealer_detractor", "dealer_code", "detractor"),
+    )
 
 
 class Response(Base):
@@ -272,6 +285,30 @@ class HistoryRow(Base):
     old_status: Mapped[Status | None] = mapped_column(_enum(Status, "status"))
     new_status: Mapped[Status | None] = mapped_column(_enum(Status, "status"))
     note: Mapped[str] = mapped_column(Text)
+
+
+class ComplaintRow(Base):
+    """An external complaint (seed 002): the alert it is handled as (CO-n) carries status, due time
+    and history; this row keeps how it came in. Customer name, contact and the description are
+    personal data (erasure clears them)."""
+
+    __tablename__ = "complaints"
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), primary_key=True)
+    dealer_code: Mapped[str] = mapped_column(ForeignKey("dealers.code"))
+    customer_id: Mapped[str] = mapped_column(String(100))
+    customer_name: Mapped[str | None] = mapped_column(String(200))
+    customer_email: Mapped[str | None] = mapped_column(String(320))
+    customer_phone: Mapped[str | None] = mapped_column(String(50))
+    received_via: Mapped[ReceivedVia] = mapped_column(_enum(ReceivedVia, "received_via"))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    description: Mapped[str] = mapped_column(Text)
+    # Who took the complaint, by name as it was then (the person may be removed later).
+    registered_by: Mapped[str] = mapped_column(String(200))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    registered_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    # "a customer's complaints" (erasure, the customer card)
+    __table_args__ = (Index("ix_complaints_customer", "dealer_code", "customer_id"),)
 
 
 class ApiKey(Base):
@@ -393,6 +430,57 @@ class Address(Base):
     reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
+class Activity(Base):
+    """A service call, workshop booking, sales order or purchase the dealer system opened for a customer
+    (seed 004, ID559). Known by (dealer, type, reference), so a resend is recognised; orders and purchases
+    also rule a lost-sales prospect out."""
+
+    __tablename__ = "activities"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    dealer_code: Mapped[str] = mapped_column(ForeignKey("dealers.code"))
+    customer_id: Mapped[str] = mapped_column(String(100))  # the dealer system's number; may be unknown to cxbot
+    type: Mapped[ActivityType] = mapped_column(_enum(ActivityType, "activity_type"))
+    reference: Mapped[str] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    assignee_email: Mapped[str | None] = mapped_column(String(320))  # staff, lower-cased
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The detractor answer a warning was sent about; None: the customer was not flagged.
+    warned_response_id: Mapped[str | None] = mapped_column(ForeignKey("responses.id"))
+
+    __table_args__ = (
+        Index("ix_activities_dealer_type_reference", "dealer_code", "type", "reference", unique=True),
+        # "orders or purchases of this customer since the test-drive request" (lost sales)
+        Index("ix_activities_customer_type_opened", "dealer_code", "customer_id", "type", "opened_at"),
+        Index("ix_activities_dealer_opened", "dealer_code", "opened_at"),
+        Index("ix_activities_assignee_opened", "assignee_email", "opened_at"),
+    )
+
+
+class CustomerMessage(Base):
+    """The customer's message in the dealer system (seed 004, ID612): what the dealer system last sent and
+    what cxbot returned, and whether the last daily digest reported the customer as flagged. The texts
+    hold the dealer's notes and the customer's comment: erasure clears them."""
+
+    __tablename__ = "customer_messages"
+    dealer_code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    seen_subject: Mapped[str | None] = mapped_column(Text)
+    seen_body: Mapped[str | None] = mapped_column(Text)
+    seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    returned_subject: Mapped[str | None] = mapped_column(Text)
+    returned_body: Mapped[str | None] = mapped_column(Text)
+    returned_error: Mapped[str | None] = mapped_column(Text)  # a limit exceeded or a damaged marker
+    reported_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["dealer_code", "customer_id"], ["customers.dealer_code", "customers.customer_id"]),
+        # "customers the last digest reported as flagged"
+        Index("ix_customer_messages_dealer_reported", "dealer_code", "reported_flag"),
+    )
+
+
 class JobRun(Base):
     """One row per scheduled job and due time (`digest:DK-1001:2026-W48`): whoever inserts it runs
     the job, so every replica may try and each run happens once."""
@@ -411,6 +499,78 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     owner: Mapped[str | None] = mapped_column(String(64))
     until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class ReviewRow(Base):
+    """A survey answer the customer allowed to be published (seed 002, "CarAdvisor"): held for the
+    dealer's reply, then public on the dealer's website. Score, comment and name are read from the
+    response and customer, so anonymizing or erasing those reaches the review too."""
+
+    __tablename__ = "reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    response_id: Mapped[str] = mapped_column(ForeignKey("responses.id"), unique=True)
+    dealer_code: Mapped[str] = mapped_column(ForeignKey("dealers.code"))
+    customer_id: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    publish_at: Mapped[datetime] = mapped_column(UtcDateTime())  # the hold period ends
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    published_by: Mapped[str | None] = mapped_column(String(200))  # actor label; "system" after the hold
+    reply: Mapped[str | None] = mapped_column(Text)  # the dealer's public reply (may name the customer)
+    replied_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    replied_by: Mapped[str | None] = mapped_column(String(200))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UtcDateTime())  # never (again) public
+    # The review's Slack message, updated in place as it is replied to and published.
+    slack_team: Mapped[str | None] = mapped_column(String(32))
+    slack_channel: Mapped[str | None] = mapped_column(String(64))
+    slack_ts: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        # "a dealer's published reviews, newest first" (the public API pages through this)
+        Index("ix_reviews_dealer_published", "dealer_code", "published_at", "id"),
+        # "held reviews whose hold period is over": only held ones are in it
+        Index(
+            "ix_reviews_held",
+            "publish_at",
+            postgresql_where=text("published_at IS NULL AND withdrawn_at IS NULL"),
+            sqlite_where=text("published_at IS NULL AND withdrawn_at IS NULL"),
+        ),
+        Index("ix_reviews_customer", "dealer_code", "customer_id"),
+    )
+
+
+class InvitationRow(Base):
+    """A survey invitation (seed 000) and the time it reached each status. The customer's name and
+    email are read from the customer record (so anonymizing or erasing it reaches the list); the
+    purchase or service date is personal data kept here (cleared by an anonymous answer)."""
+
+    __tablename__ = "invitations"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    dealer_code: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[str] = mapped_column(String(100))
+    survey: Mapped[Survey] = mapped_column(_enum(Survey, "survey"))
+    questionnaire: Mapped[str | None] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(16))
+    purchase_date: Mapped[date | None] = mapped_column(Date)  # purchase (sales) or service date
+    status: Mapped[InvitationStatus] = mapped_column(_enum(InvitationStatus, "invitation_status"))
+    status_at: Mapped[datetime] = mapped_column(UtcDateTime())  # when it reached `status`
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())  # recorded (the not_sent time)
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    failed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    clicked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["dealer_code", "customer_id"], ["customers.dealer_code", "customers.customer_id"]),
+        # The communication list, newest first: a dealer's, by status, by date or sent day.
+        Index("ix_invitations_dealer_created", "dealer_code", "created_at", "id"),
+        Index("ix_invitations_dealer_status_created", "dealer_code", "status", "created_at", "id"),
+        Index("ix_invitations_dealer_purchase", "dealer_code", "purchase_date"),
+        Index("ix_invitations_dealer_sent", "dealer_code", "sent_at"),
+        Index("ix_invitations_created", "created_at", "id"),  # every dealer's (an importer's view)
+        Index("ix_invitations_customer", "dealer_code", "customer_id"),  # anonymizing clears a customer's dates
+    )
 
 
 # slack_sdk's own tables for OAuth installations and states, in cxbot's schema and migrations.

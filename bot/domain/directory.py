@@ -18,6 +18,8 @@ class DealerSpec:
     language: str = "en"
     opening_hours: dict[str, str | list[str]] | None = None  # business hours: due times count only these
     holidays: tuple[str, ...] | None = None  # ISO dates, closed all day
+    reviews_team: str | None = None  # where public reviews wait for a reply (None: the Hot Alert route)
+    reviews_channel: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,15 @@ class Action(StrEnum):
     SLACK_THREAD_NOTE = "slack.note"  # a status change's note, in the message's thread
     SLACK_TEXT = "slack.text"  # a short text (in a thread when thread_of is set)
     SLACK_ESCALATION = "slack.escalation"  # the alert's card, posted again in an escalation channel
+    SLACK_REVIEW = "slack.review"  # a public review's message, with Reply publicly / Approve (no alert)
+    SLACK_REVIEW_REFRESH = "slack.review_refresh"  # update that message in place from the review's state
     MAIL_ALERT = "mail.alert"  # the alert, to one address
     MAIL_NOTE = "mail.note"  # an answer to a reply: confirmation, comment kept, or why nothing changed
     MAIL_DIGEST = "mail.digest"  # the weekly summary for a dealer's managers (no alert)
+    # A detractor warning about a new activity (payload `activity`: its id), in the channel or by mail.
+    SLACK_DETRACTOR_ACTIVITY = "slack.detractor_activity"
+    MAIL_DETRACTOR_ACTIVITY = "mail.detractor_activity"
+    MAIL_DETRACTOR_DIGEST = "mail.detractor_digest"  # the daily list of customers flagged and cleared
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,7 @@ class HistoryEvent(StrEnum):
     CREATED = "created"
     ESCALATED = "escalated"
     REMINDED = "reminded"
+    ERASED = "erased"  # the customer's personal data was erased (GDPR): when and by whom, never what
 
 
 ANONYMOUS = "Anonymous"
@@ -185,6 +186,7 @@ class SurveyResponse:
     test_drive_source: str | None = None
     purchased_at: datetime | None = None
     ordered_at: datetime | None = None
+    invitation_id: str | None = None  # the invitation answered (it becomes submitted)
 
 
 @dataclass(frozen=True)

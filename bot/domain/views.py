@@ -36,6 +36,45 @@ class AlertView:
     contact_name: str | None = None
     contact_email: str | None = None
     contact_phone: str | None = None
+    complaint: ComplaintDetails | None = None  # an external complaint: how it came in
+
+
+@dataclass(frozen=True)
+class ComplaintDetails:
+    """How an external complaint came in, as registered. Name, contact and description are None
+    or redacted once the customer's data is erased."""
+
+    customer_id: str
+    received_via: str  # phone | email | in_person | letter | other
+    received_at: datetime
+    description: str
+    registered_by: str  # the person's name as it was then, or the actor's label (an API key, the CLI user)
+    registered_at: datetime
+    customer_name: str | None = None
+    customer_email: str | None = None
+    customer_phone: str | None = None
+    registered_in_slack: str | None = None  # a Slack mention of the person, when registered in Slack
+
+
+@dataclass(frozen=True)
+class HandlingStep:
+    """One history entry of a handling record, with who made it by name where known."""
+
+    entry: HistoryEntry
+    who: str
+
+
+@dataclass(frozen=True)
+class ComplaintRecord:
+    """A complaint's complete handling record (ISO documentation): how it came in, where it
+    stands, and every history entry in order."""
+
+    alert: Alert
+    dealer_name: str
+    dealer_time_zone: str
+    customer_name: str  # as given with the complaint, else the customer record's; "Anonymous" once anonymized
+    complaint: ComplaintDetails
+    steps: list[HandlingStep]
 
 
 @dataclass(frozen=True)

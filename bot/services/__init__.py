@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from bot.domain.clock import Clock, SystemClock
+from bot.domain.reviews import ReviewPolicy
 from bot.domain.rules import Rules
 from storage.database import Database
 
@@ -26,3 +27,5 @@ class Context:
     mail_secret: bytes = b""
     bounce_limit: int = 3
     bounce_flag_days: int = 90
+    # Public reviews (CXBOT_REVIEWS_*): the brands that publish them and the dealer's hold period.
+    reviews: ReviewPolicy = field(default_factory=ReviewPolicy)

@@ -11,7 +11,7 @@ from bot.domain.errors import InvalidInput, Problem
 from bot.domain.values import Actor, DealerType, Role
 from bot.services import Context
 
-DEALER_FIELDS = ("name", "brand", "region", "type", "time_zone", "language", "opening_hours", "holidays")
+DEALER_FIELDS = ("name", "brand", "region", "type", "time_zone", "language", "opening_hours", "holidays", "reviews_team", "reviews_channel")
 
 
 @dataclass

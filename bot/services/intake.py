@@ -6,16 +6,17 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from bot.domain import rules as R
 from bot.domain.escalation import WALL, schedule
 from bot.domain.errors import Conflict, InvalidInput, Problem
 from bot.domain.status import system_close
-from bot.domain.values import SYSTEM, Alert, HistoryEntry, HistoryEvent, Kind, Status, SurveyResponse
-from bot.services import Context, routing
+from bot.domain.values import SYSTEM, Actor, Alert, CustomerIn, HistoryEntry, HistoryEvent, Kind, Status, SurveyResponse
+from bot.services import Context, reviews, routing
 from storage.database import Tx
 from storage.repositories.customers import CustomerState, FlagUpdate
+from storage.repositories.erasure import ERASED_HASH
 from storage.repositories.responses import StoredMeanwhile
 
 Key = tuple[str, str]
@@ -93,7 +94,7 @@ async def _ingest_once(cx: Context, responses: Sequence[SurveyResponse], partial
             if prior is None:
                 seen[r.id] = h
                 fresh.append(r)
-            elif prior == h:
+            elif prior in (h, ERASED_HASH):  # an erased response sent again stores nothing again
                 result.duplicates.append(r.id)
             else:
                 conflicts.append(r.id)
@@ -112,7 +113,7 @@ async def _ingest_once(cx: Context, responses: Sequence[SurveyResponse], partial
 
 
 async def _store(cx: Context, tx: Tx, fresh: list[SurveyResponse], hashes: dict[str, str], now: datetime, result: IntakeResult) -> None:
-    await tx.customers.upsert_many(_customer_rows(fresh), now)
+    await tx.customers.upsert_many(customer_rows((r.dealer, r.customer, r.anonymous) for r in fresh), now)
     keys = sorted({(r.dealer, r.customer.id) for r in fresh})
     states = await tx.customers.states(keys)
     anonymized = {k for k, s in states.items() if s.anonymized}
@@ -120,7 +121,11 @@ async def _store(cx: Context, tx: Tx, fresh: list[SurveyResponse], hashes: dict[
     newly_anonymous = sorted({(r.dealer, r.customer.id) for r in fresh if r.anonymous})
     if newly_anonymous:
         await tx.customers.forget_response_details(newly_anonymous)
+        await tx.invitations.forget_dates(newly_anonymous)
+    # An answer naming its invitation marks it submitted (seed 000); one statement for the batch.
+    await tx.invitations.mark_submitted([(r.invitation_id, r.dealer, r.submitted_at) for r in fresh if r.invitation_id], now)
     result.accepted = [r.id for r in fresh]
+    await reviews.hold_new(tx, cx, fresh, now)  # public reviews (seed 002), held for the dealer's reply
 
     # Alerts raised by single responses.
     wanted: list[tuple[Kind, SurveyResponse]] = [(k, r) for r in fresh for k in R.response_alert_kinds(r, cx.rules)]
@@ -138,27 +143,47 @@ async def _store(cx: Context, tx: Tx, fresh: list[SurveyResponse], hashes: dict[
         result.closed = [c.after for c in closures]
         await tx.outbox.enqueue(await routing.after_changes(tx, closures, "cxbot", cx.channels), now)
 
+    openings = [Opening(kind, r.dealer, r.customer.id, r.id, R.reason(kind, r, cx.rules)) for kind, r in wanted]
+    result.alerts = await open_alerts(cx, tx, openings, now)
+
+
+@dataclass(frozen=True)
+class Opening:
+    """An alert to open: its kind, whose it is, and the first history entry (why, and who)."""
+
+    kind: Kind
+    dealer: str
+    customer_id: str | None
+    response_id: str | None
+    reason: str
+    actor: Actor = SYSTEM
+
+
+async def open_alerts(cx: Context, tx: Tx, wanted: Sequence[Opening], now: datetime) -> list[Alert]:
+    """Open alerts inside `tx` — survey alerts and staff-registered complaints alike: human ids per
+    kind, the due, reminder and first escalation times on each dealer's clock (business hours or
+    the wall clock), the "created" history entry, and the messages the dealer's routing asks for."""
     alerts: list[Alert] = []
     history: list[HistoryEntry] = []
-    calendars = await tx.dealers.calendars(sorted({r.dealer for _, r in wanted})) if wanted else {}
+    calendars = await tx.dealers.calendars(sorted({w.dealer for w in wanted})) if wanted else {}
     for kind in Kind:
-        batch = [r for k, r in wanted if k is kind]
+        batch = [w for w in wanted if w.kind is kind]
         if not batch:
             continue
         ids = await tx.alerts.allocate_ids(kind, len(batch))
-        for id_, r in zip(ids, batch):
-            times = schedule(kind, now, cx.rules, calendars.get(r.dealer, WALL))
+        for id_, w in zip(ids, batch):
+            times = schedule(kind, now, cx.rules, calendars.get(w.dealer, WALL))
             alerts.append(
                 Alert(
-                    id_, kind, r.dealer, r.customer.id, r.id, Status.NEW, now, times.due_at,
+                    id_, kind, w.dealer, w.customer_id, w.response_id, Status.NEW, now, times.due_at,
                     next_escalation_at=times.next_escalation_at, remind_at=times.remind_at,
                 )
             )
-            history.append(HistoryEntry(id_, now, SYSTEM.channel, SYSTEM.label, HistoryEvent.CREATED, None, Status.NEW, R.reason(kind, r, cx.rules)))
+            history.append(HistoryEntry(id_, now, w.actor.channel, w.actor.label, HistoryEvent.CREATED, None, Status.NEW, w.reason, w.actor.person_id))
     await tx.alerts.insert_many(alerts, now)
     await tx.history.append(history)
     await tx.outbox.enqueue(await routing.new_alerts(tx, alerts, cx.channels), now)
-    result.alerts = alerts
+    return alerts
 
 
 def _detractor_changes(
@@ -194,15 +219,15 @@ def _detractor_changes(
     return updates, raise_for, clear_for
 
 
-def _customer_rows(fresh: list[SurveyResponse]) -> list[dict[str, Any]]:
-    """One row per customer; within a batch later answers fill in and override fields."""
+def customer_rows(given_by: Iterable[tuple[str, CustomerIn, bool]]) -> list[dict[str, Any]]:
+    """One row per customer from (dealer, customer, answered anonymously) in arrival order: later
+    ones fill in and override fields (responses here, invitations in services.invitations)."""
     rows: dict[Key, dict[str, Any]] = {}
-    for r in fresh:
-        c = r.customer
+    for dealer, c, anonymous in given_by:
         row = rows.setdefault(
-            (r.dealer, c.id),
+            (dealer, c.id),
             {
-                "dealer_code": r.dealer,
+                "dealer_code": dealer,
                 "customer_id": c.id,
                 "anonymized": False,
                 **{k: None for k in ("kind", "name", "email", "phone_home", "phone_work", "phone_mobile", "language", "customer_number", "salesperson_email")},
@@ -214,7 +239,7 @@ def _customer_rows(fresh: list[SurveyResponse]) -> list[dict[str, Any]]:
             "customer_number": c.customer_number,
             "salesperson_email": c.salesperson_email,
         }
-        if r.anonymous:
+        if anonymous:
             row["anonymized"] = True
         else:
             given |= {"name": c.name, "email": c.email, "phone_home": c.phones.home, "phone_work": c.phones.work, "phone_mobile": c.phones.mobile}

@@ -12,9 +12,11 @@ from fastapi.responses import JSONResponse
 from bot.domain.errors import Conflict, InvalidInput, InvalidTransition, NotAllowed, NotFound, Problem, Refused, UnknownAlert
 from bot.services import Context
 from bot.services.keys import KeyRing
-from handlers.http import intake, reads
+from handlers.http import complaints
+from handlers.http import detractors
+from handlers.http import intake, invitations, reads, reviews
 from handlers.http.common import ApiState, HttpLimits, RefuseNul, TooLarge, Unauthorized
-from handlers.wire import ResponseWire
+from handlers.wire import InvitationWire, ResponseWire
 
 log = structlog.get_logger()
 
@@ -36,7 +38,11 @@ def create_api(cx: Context, keys: KeyRing, limits: HttpLimits, lifespan: Any = N
     )
     app.state.api = ApiState(cx, keys, limits)
     app.include_router(intake.router)
+    app.include_router(invitations.router)
     app.include_router(reads.router)
+    app.include_router(detractors.router)  # the dealer system: activities and customer messages
+    app.include_router(complaints.router)
+    app.include_router(reviews.router)  # public: no key
     app.add_middleware(RefuseNul)
 
     @app.exception_handler(Unauthorized)
@@ -84,10 +90,11 @@ def _add_schema(app: FastAPI) -> None:
         if app.openapi_schema:
             return app.openapi_schema
         doc = build()
-        schema = ResponseWire.model_json_schema(ref_template="#/components/schemas/{model}")
         comps = doc.setdefault("components", {}).setdefault("schemas", {})
-        comps.update(schema.pop("$defs", {}))
-        comps["ResponseWire"] = schema
+        for model in (ResponseWire, InvitationWire):
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            comps.update(schema.pop("$defs", {}))
+            comps[model.__name__] = schema
         app.openapi_schema = doc
         return doc
 

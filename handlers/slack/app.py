@@ -9,7 +9,8 @@ from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStor
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.services import Context
-from handlers.slack import commands, lifecycle, status, threads
+from handlers.slack import complaints
+from handlers.slack import commands, lifecycle, reviews, status, threads
 from handlers.slack.config import SlackConfig
 
 SCOPES = [
@@ -56,6 +57,8 @@ def build_slack_app(cx: Context, config: SlackConfig, forget_token: object) -> t
             request_verification_enabled=config.signing_secret is not None,
         )
     status.register(app, cx)
+    complaints.register(app, cx)
+    reviews.register(app, cx)
     threads.register(app, cx)
     commands.register(app, cx, config.command)
     lifecycle.register(app, cx, store, forget_token)

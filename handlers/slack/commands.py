@@ -10,10 +10,13 @@ from slack_bolt.async_app import AsyncApp
 from bot.domain.errors import InvalidInput, NotFound, Refused, UnknownAlert
 from bot.domain.kpi import PERIOD_FORMS, RANK_COLUMNS, parse_period
 from bot.domain.values import Actor, Status
-from bot.services import Context, alerts, kpi, lookups
+from bot.domain.invitations import InvitationFilter, InvitationStatus
+from bot.services import Context, alerts, invitations, kpi, lookups
+from handlers.slack import complaints as complaint_form
 from handlers.slack.answers import refusal
 from notifications.slack import blocks, reports
 from notifications.slack.escape import escape_mrkdwn
+from notifications.slack.invitations import invitations_text
 from storage.repositories.alerts import AlertFilter
 
 USAGE = {
@@ -24,6 +27,7 @@ USAGE = {
     "customer": "`/cx customer NAME | EMAIL | CUSTOMER-ID`",
     "kpi": "`/cx kpi [DEALER] [PERIOD]` (e.g. `/cx kpi DK-1001 2026-10`)",
     "ranking": "`/cx ranking [COLUMN] [PERIOD]` (e.g. `/cx ranking nps month`)",
+    "invitations": "`/cx invitations [not_sent|sent|failed|clicked|submitted] [NAME | EMAIL | CUSTOMER-ID]`",
 }
 LIST_LIMIT = 20
 
@@ -40,13 +44,17 @@ class CommandHandlers:
             "customer": self._customer,
             "kpi": self._kpi,
             "ranking": self._ranking,
+            "invitations": self._invitations,
             "help": self._help,
         }
 
-    async def on_command(self, ack: Any, command: dict[str, Any]) -> None:
+    async def on_command(self, ack: Any, command: dict[str, Any], client: Any = None) -> None:
         words = (command.get("text") or "").split()
         actor = Actor.slack(command.get("team_id", ""), command.get("user_id", ""))
         name = words[0].lower() if words else "help"
+        if name == "complaint":  # answers with a form, not a text
+            await complaint_form.open_form(self.cx, ack, command, client, words[1:])
+            return
         handler = self.routes.get(name)
         if handler is None:
             text = f"I don't know `/cx {escape_mrkdwn(name)}`.\n\n{blocks.HELP}"
@@ -144,6 +152,18 @@ class CommandHandlers:
         except InvalidInput as why:
             return escape_mrkdwn(why.problems[0].message)
         return reports.ranking_text(r)
+
+    async def _invitations(self, actor: Actor, args: list[str]) -> str:
+        """The communication list of the user's dealers: an optional status, then free text."""
+        words = list(args)
+        status = None
+        if len(words) >= 2 and words[0].lower() == "not" and words[1].lower() == "sent":
+            words[:2] = ["not_sent"]
+        if words and words[0].lower().replace("-", "_") in {s.value for s in InvitationStatus}:
+            status = InvitationStatus(words.pop(0).lower().replace("-", "_"))
+        text = " ".join(words) or None
+        page = await invitations.find(self.cx, actor, InvitationFilter(q=text, status=status), LIST_LIMIT)
+        return invitations_text(page.items, page.total, page.counts, status, text)
 
     async def _help(self, actor: Actor, args: list[str]) -> str:
         return blocks.HELP

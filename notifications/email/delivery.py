@@ -3,13 +3,14 @@ compose with a tagged Reply-To and a VERP envelope sender, send, and remember th
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from bot.domain.clock import Clock
+from bot.domain.detractors import Change
 from bot.domain.errors import PermanentFailure
 from bot.domain.outbound import Action
-from notifications.email import render
+from notifications.email import detractors, render
 from notifications.email.compose import MailIdentity, compose
 from notifications.email.sender import SmtpSender
 from storage.database import Database, Tx
@@ -45,6 +46,9 @@ class MailDelivery:
         if action is Action.MAIL_DIGEST:
             mail = render.digest_mail(row.payload, row.payload.get("lang"))
             return await self._send(mail, to, None, None, "digest")
+        if action in (Action.MAIL_DETRACTOR_ACTIVITY, Action.MAIL_DETRACTOR_DIGEST):
+            mail, purpose = await self._detractor_mail(row, action)
+            return await self._send(mail, to, None, None, purpose)
         if view is None:
             raise PermanentFailure(f"alert {row.alert_id} no longer exists")
         lang = row.payload.get("lang") or view.dealer_language
@@ -64,6 +68,21 @@ class MailDelivery:
         else:
             raise PermanentFailure(f"unknown outbox action {row.action!r}")
         return await self._send(mail, to, view.alert.id, row.payload.get("in_reply_to"), purpose)
+
+    async def _detractor_mail(self, row: OutboxItem, action: Action) -> tuple[render.Mail, str]:
+        """A detractor warning or the daily digest, read from the current state (no alert: no reply tag)."""
+        p = row.payload
+        async with self.db.read() as tx:
+            if action is Action.MAIL_DETRACTOR_ACTIVITY:
+                warning = await tx.activities.warning(int(p.get("activity") or 0))
+                if warning is None:
+                    raise PermanentFailure(f"activity {p.get('activity')} no longer exists")
+                return detractors.activity_mail(warning, warning.dealer_language), "detractor-activity"
+            lists = {c: [str(x) for x in p.get(c.value) or []] for c in Change}
+            digest = await tx.detractors.digest(str(p.get("dealer")), date.fromisoformat(str(p.get("day"))), lists, int(p.get("left_out") or 0))
+        if digest is None:
+            raise PermanentFailure(f"dealer {p.get('dealer')} no longer exists")
+        return detractors.digest_mail(digest, digest.dealer_language), "detractor-digest"
 
     async def _send(self, mail: render.Mail, to: str, alert_id: str | None, in_reply_to: str | None, purpose: str) -> dict[str, Any]:
         composed = compose(mail, to, self.identity, self.clock.now(), alert_id, in_reply_to)

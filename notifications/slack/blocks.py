@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.values import Alert, Kind, Status
-from bot.domain.views import AlertView, CustomerCard
+from bot.domain.views import AlertView, ComplaintDetails, CustomerCard
 from notifications.slack import ids
 from notifications.slack.escape import clip, escape_mrkdwn, plain
 
@@ -49,6 +49,8 @@ def alert_message(v: AlertView) -> SlackMessage:
     title = f"{ICON[a.kind]} {a.kind.title} {a.id} · {v.dealer_name}"
     blocks: list[dict[str, Any]] = [{"type": "header", "text": plain(title, 150)}]
     facts = [f"Customer: {v.customer_name}"]
+    if v.complaint is not None:
+        facts += _complaint_facts(v.complaint)
     if v.survey:
         when = f" · {v.visit_date:%d %b %Y}" if v.visit_date else ""
         facts.append(f"{SURVEY.get(v.survey, v.survey)}{when}")
@@ -63,7 +65,9 @@ def alert_message(v: AlertView) -> SlackMessage:
     if a.kind is Kind.DETRACTOR or v.with_detractor:
         flag = "is still flagged" if v.detractor else "is no longer flagged"
         blocks.append(_context(f"⚠️ *Detractor*: the customer {flag} — their most recent answer decides."))
-    if v.reason:
+    if v.complaint is not None:
+        blocks += _complaint_blocks(v.complaint)
+    elif v.reason:
         blocks.append(_context(escape_mrkdwn(v.reason)))
     times = []
     if a.due_at is not None:
@@ -82,6 +86,29 @@ def alert_message(v: AlertView) -> SlackMessage:
     blocks.append({"type": "actions", "block_id": ids.ACTIONS_BLOCK, "elements": buttons})
     text = f"{a.kind.title} {a.id} for {v.dealer_name}: {v.customer_name}" + (f", NPS {v.nps}" if v.nps is not None else "")
     return SlackMessage(escape_mrkdwn(text), blocks)
+
+
+VIA = {"phone": "📞 by phone", "email": "✉️ by email", "in_person": "🧍 in person", "letter": "📨 by letter", "other": "another way"}
+
+
+def _complaint_facts(c: ComplaintDetails) -> list[str]:
+    """How to reach the customer, as staff took it down (plain text: typed by people)."""
+    facts = [f"Customer id: {c.customer_id}"]
+    if c.customer_phone:
+        facts.append(f"Phone: {c.customer_phone}")
+    if c.customer_email:
+        facts.append(f"Email: {c.customer_email}")
+    return facts
+
+
+def _complaint_blocks(c: ComplaintDetails) -> list[dict[str, Any]]:
+    """The complaint in the words it came in, and how and when it came, who took it."""
+    out: list[dict[str, Any]] = [{"type": "section", "text": plain(c.description)}]
+    if len(c.description) > 2900:
+        out.append(_context("The description is longer than a message holds: the whole text is the first note of the alert's history."))
+    by = c.registered_in_slack or escape_mrkdwn(c.registered_by)
+    out.append(_context(f"Received {VIA.get(c.received_via, escape_mrkdwn(c.received_via))} {slack_date(c.received_at)} · registered by {by}"))
+    return out
 
 
 def escalation_message(v: AlertView, level: int) -> SlackMessage:
@@ -221,6 +248,8 @@ def alert_text(v: AlertView, history: list[Any], now: datetime) -> str:
         lines.append(escape_mrkdwn(" · ".join(facts)))
     if v.comment:
         lines.append("> " + escape_mrkdwn(clip(v.comment.strip(), 500)).replace("\n", "\n> "))
+    if v.complaint is not None:
+        lines.append(f"Received {VIA.get(v.complaint.received_via, '')} {slack_date(v.complaint.received_at)}")
     for e in history[-5:]:
         move = f"{STATUS_WORD[e.old_status] if e.old_status else '—'} → {STATUS_WORD[e.new_status]}" if e.new_status else e.event.value
         lines.append(f"• {slack_date(e.at, '{date_short} {time}')} {escape_mrkdwn(e.actor)}: {move} — {escape_mrkdwn(clip(e.note, 300))}")
@@ -233,7 +262,9 @@ HELP = """*cxbot* — `/cx` commands (answers only you can see):
 • `/cx alert HA-12` — one alert with its recent history
 • `/cx alerts [open|overdue|escalated]` — your dealers' alerts (default: open)
 • `/cx customer NAME | EMAIL | CUSTOMER-ID` — contact details, latest answers, detractor flag, open alerts
+• `/cx complaint` — register a complaint received by phone, email, letter or in person (opens a form)
 • `/cx kpi [DEALER] [week|month|2026-W44|2026-10|2026-10-01..2026-10-31]` — alerts handled on time, handling time, open and escalated alerts, NPS (default: this month)
 • `/cx ranking [COLUMN] [PERIOD]` — your dealers' places in the ranking (columns `on_time_pct`, `nps`, `nps_avg`, `avg_handling_hours`, `open_alerts`, `overdue_alerts`, `escalated`, `late`)
+• `/cx invitations [not_sent|sent|failed|clicked|submitted] [NAME | EMAIL | CUSTOMER-ID]` — your dealers' survey invitations and where each stands
 • `/cx help` — this list
 You can also reply in an alert's thread starting with *resolved* or *ongoing* (or løst, erledigt, opgelost, löst, résolu, igangværende, in Bearbeitung…)."""

@@ -12,8 +12,9 @@ from bot.domain.errors import PermanentFailure
 from bot.domain.outbound import Action
 from bot.domain.views import AlertView
 from notifications.pacing import Pacer, SlackPaces
-from notifications.slack import blocks
+from notifications.slack import blocks, detractors
 from notifications.slack.client import SlackSender
+from notifications.slack.review_delivery import ReviewMessages
 from storage.database import Database, Tx
 from storage.repositories.outbox import OutboxItem
 
@@ -45,6 +46,7 @@ class SlackDelivery:
         # Cards' receipts: stored ones, and those of cards posted this round (not stored yet, but
         # later rows of the lane already need them for the thread or the update).
         self._receipts: dict[str, Receipt] = {}
+        self.reviews = ReviewMessages(db)  # public reviews' messages (no alert; receipts on the review)
 
     async def prepare(self, tx: Tx, rows: list[OutboxItem]) -> None:
         self._removed = await tx.slack.removed_teams()
@@ -56,12 +58,18 @@ class SlackDelivery:
             self._shown.setdefault(r.lane, []).append((r.id, r.alert_id or ""))
         at = time.monotonic()
         self._views = {a: (v, at) for a, v in (await tx.views.alert_views([r.alert_id or "" for r in shown])).items()}
+        await self.reviews.prepare(tx, rows)
 
     async def send(self, row: OutboxItem) -> dict[str, Any] | None:
         """Deliver `row`; for a card, return the receipt to store with the row's completion."""
         if row.team_id and row.team_id in self._removed:
             raise PermanentFailure(f"cxbot was removed from Slack workspace {row.team_id}")
         action = Action(row.action)
+        if action in ReviewMessages.ACTIONS:
+            return await self.reviews.send(row, action, self._pace, self._post)
+        if action is Action.SLACK_DETRACTOR_ACTIVITY:
+            await self._detractor_activity(row)
+            return None
         if action is Action.SLACK_CARD:
             return await self._card(row)
         if action is Action.SLACK_REFRESH:
@@ -75,6 +83,8 @@ class SlackDelivery:
         return None
 
     async def record(self, tx: Tx, sent: list[tuple[OutboxItem, dict[str, Any]]], now: datetime) -> None:
+        await self.reviews.record(tx, [(row, r) for row, r in sent if "review" in r], now)
+        sent = [(row, r) for row, r in sent if "review" not in r]
         await tx.slack.record_many(
             [
                 {
@@ -140,6 +150,8 @@ class SlackDelivery:
         return {"channel": answer.get("channel") or row.channel_id or "", "ts": answer["ts"], "purpose": purpose}
 
     async def _refresh(self, row: OutboxItem) -> None:
+        if row.payload.get("purpose"):
+            return await self._refresh_post(row, str(row.payload["purpose"]))
         never = PermanentFailure(f"the message of {row.alert_id} was never posted, so it cannot be updated")
         receipt = self._receipts.get(row.alert_id or "")
         if receipt is None:
@@ -150,6 +162,27 @@ class SlackDelivery:
             raise never
         msg = blocks.alert_message(view)
         await self._post(row, "chat.update", channel=receipt.channel_id, ts=receipt.ts, text=msg.text, blocks=msg.blocks)
+
+    async def _refresh_post(self, row: OutboxItem, purpose: str) -> None:
+        """Update another post of the alert (an escalation post) in place: erasure asks for it."""
+        async with self.db.read() as tx:
+            receipt = await tx.slack.receipt(row.alert_id or "", purpose)
+            view = (await tx.views.alert_views([row.alert_id or ""])).get(row.alert_id or "")
+        if receipt is None or view is None:
+            raise PermanentFailure(f"the {purpose} message of {row.alert_id} was never posted, so it cannot be updated")
+        await self._pace(row, "chat.update", receipt.channel_id)
+        msg = blocks.escalation_message(view, int(row.payload.get("level") or 1))
+        await self._post(row, "chat.update", channel=receipt.channel_id, ts=receipt.ts, text=msg.text, blocks=msg.blocks)
+
+    async def _detractor_activity(self, row: OutboxItem) -> None:
+        """The warning that an activity was opened for a detractor, read from the current state."""
+        async with self.db.read() as tx:
+            warning = await tx.activities.warning(int(row.payload.get("activity") or 0))
+        if warning is None:
+            raise PermanentFailure(f"activity {row.payload.get('activity')} no longer exists")
+        msg = detractors.activity_warning(warning)
+        await self._pace(row, "chat.postMessage", row.channel_id)
+        await self._post(row, "chat.postMessage", channel=row.channel_id, text=msg.text, blocks=msg.blocks, unfurl_links=False, unfurl_media=False)
 
     async def _threaded(self, row: OutboxItem, action: Action) -> None:
         thread_ts = None

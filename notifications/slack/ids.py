@@ -18,3 +18,15 @@ REVIEW_ACTIONS_BLOCK = "cx_review_actions"
 REVIEW_MODAL = "cx_review"  # callback id of the reply modal
 REVIEW_REPLY_BLOCK = "cx_review_reply_text"
 REVIEW_REPLY_INPUT = "cx_review_reply_input"
+
+# /cx complaint: the form that registers an external complaint
+COMPLAINT_MODAL = "cx_complaint"
+COMPLAINT_DEALER_BLOCK = "cx_complaint_dealer"
+COMPLAINT_CUSTOMER_BLOCK = "cx_complaint_customer"
+COMPLAINT_NAME_BLOCK = "cx_complaint_name"
+COMPLAINT_PHONE_BLOCK = "cx_complaint_phone"
+COMPLAINT_EMAIL_BLOCK = "cx_complaint_email"
+COMPLAINT_VIA_BLOCK = "cx_complaint_via"
+COMPLAINT_RECEIVED_BLOCK = "cx_complaint_received"
+COMPLAINT_DESCRIPTION_BLOCK = "cx_complaint_description"
+COMPLAINT_INPUT = "cx_complaint_input"  # the one element of each block above

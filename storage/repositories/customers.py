@@ -60,6 +60,16 @@ class CustomersRepo(Repo):
             sets[col] = func.coalesce(ex[col], T.c[col])
         return stmt.on_conflict_do_update(index_elements=["dealer_code", "customer_id"], set_=sets)
 
+    async def add_if_absent(self, dealer: str, customer_id: str, name: str | None, now: datetime) -> None:
+        """A customer cxbot has not heard of yet (a complaint about them) gets a record, so
+        look-ups, the Customer button and erasure find them; a known record is left as it is."""
+        await self.conn.execute(
+            self.insert(T)
+            .values(dealer_code=dealer, customer_id=customer_id, name=name, anonymized=False, contact_permissions={},
+                    detractor=False, created_at=now, updated_at=now)
+            .on_conflict_do_nothing()
+        )
+
     async def forget_response_details(self, keys: Sequence[tuple[str, str]]) -> None:
         """Seed 000: an anonymous answer permanently deletes contact details and purchase or
         service dates stored with the customer's earlier responses."""

@@ -6,9 +6,10 @@ from typing import Any, Sequence
 
 from sqlalchemy import and_, bindparam, exists, select
 
+from bot.domain.complaints import ReceivedVia
 from bot.domain.values import ANONYMOUS, Channel, HistoryEntry, HistoryEvent, Kind, Status
-from bot.domain.views import AlertView
-from storage.models import AlertRow, Customer, Dealer, HistoryRow, Person, Response
+from bot.domain.views import AlertView, ComplaintDetails
+from storage.models import AlertRow, ComplaintRow, Customer, Dealer, HistoryRow, Person, Response
 from storage.repositories.alerts import to_alert
 from storage.repositories.base import Repo, chunks
 
@@ -18,11 +19,13 @@ C = Customer.__table__
 R = Response.__table__
 H = HistoryRow.__table__
 P = Person.__table__
+CP = ComplaintRow.__table__
 SAME_RESPONSE = A.alias("same_response")
 
-# One statement per chunk of alerts: the alert joined with its dealer, customer and response, one
-# row per history entry the message shows (why it was raised, the last status change, who made
-# it), and whether the same response also raised a detractor. Labels keep joined names apart.
+# One statement per chunk of alerts: the alert joined with its dealer, customer and response (or
+# complaint), one row per history entry the message shows (why it was raised, the last status
+# change, who made it), and whether the same response also raised a detractor. Labels keep joined
+# names apart.
 VIEW = (
     select(
         A,
@@ -58,6 +61,15 @@ VIEW = (
         H.c.new_status.label("h_new_status"),
         H.c.note.label("h_note"),
         P.c.name.label("p_name"),
+        CP.c.alert_id.label("cp_alert_id"),
+        CP.c.customer_name.label("cp_customer_name"),
+        CP.c.customer_email.label("cp_customer_email"),
+        CP.c.customer_phone.label("cp_customer_phone"),
+        CP.c.received_via.label("cp_received_via"),
+        CP.c.received_at.label("cp_received_at"),
+        CP.c.description.label("cp_description"),
+        CP.c.registered_by.label("cp_registered_by"),
+        CP.c.registered_at.label("cp_registered_at"),
         exists()
         .where(SAME_RESPONSE.c.response_id == A.c.response_id, SAME_RESPONSE.c.kind == Kind.DETRACTOR)
         .label("with_detractor"),
@@ -68,6 +80,7 @@ VIEW = (
         .outerjoin(R, R.c.id == A.c.response_id)
         .outerjoin(H, and_(H.c.alert_id == A.c.id, H.c.event.in_([HistoryEvent.CREATED, HistoryEvent.STATUS])))
         .outerjoin(P, P.c.id == H.c.person_id)
+        .outerjoin(CP, CP.c.alert_id == A.c.id)
     )
     .where(A.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(H.c.id)
@@ -118,12 +131,16 @@ def _view(row: Any, history: list[Any]) -> AlertView:
     has_customer = row.c_anonymized is not None  # a NOT NULL column: None only when no customer joined
     anonymized = bool(row.c_anonymized) if has_customer else False
     has_response = row.r_id is not None
+    complaint = _complaint(row, created)
+    name = ANONYMOUS if anonymized else ((row.c_name if has_customer else None) or alert.customer_id or "-")
+    if complaint is not None and complaint.customer_name:
+        name = complaint.customer_name  # as staff took it down; erasure clears it
     return AlertView(
         alert=alert,
         dealer_name=row.d_name if row.d_name is not None else alert.dealer,
         dealer_time_zone=row.d_time_zone if row.d_name is not None else "UTC",
         dealer_language=row.d_language if row.d_name is not None else "en",
-        customer_name=ANONYMOUS if anonymized else ((row.c_name if has_customer else None) or alert.customer_id or "-"),
+        customer_name=name,
         anonymized=anonymized,
         detractor=bool(row.c_detractor) if has_customer else False,
         survey=row.r_survey if has_response else None,
@@ -144,4 +161,25 @@ def _view(row: Any, history: list[Any]) -> AlertView:
         contact_name=row.r_contact_name if has_response else None,
         contact_email=row.r_contact_email if has_response else None,
         contact_phone=row.r_contact_phone if has_response else None,
+        complaint=complaint,
+    )
+
+
+def _complaint(row: Any, created: Any) -> ComplaintDetails | None:
+    if row.cp_alert_id is None:
+        return None
+    mention = None
+    if created is not None and created.h_channel == Channel.SLACK:
+        mention = f"<@{created.h_actor.rsplit('/', 1)[-1]}>"  # Slack shows the person as their workspace knows them
+    return ComplaintDetails(
+        customer_id=row.customer_id,
+        received_via=ReceivedVia(row.cp_received_via).value,
+        received_at=row.cp_received_at,
+        description=row.cp_description,
+        registered_by=row.cp_registered_by,
+        registered_at=row.cp_registered_at,
+        customer_name=row.cp_customer_name,
+        customer_email=row.cp_customer_email,
+        customer_phone=row.cp_customer_phone,
+        registered_in_slack=mention,
     )
