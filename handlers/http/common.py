@@ -132,3 +132,19 @@ def history_json(e: HistoryEntry) -> dict[str, Any]:
         "new_status": e.new_status.value if e.new_status else None,
         "note": e.note,
     }
+
+
+def batch_doc(item_schema: dict[str, Any], key: str, answers: dict[str, str]) -> dict[str, Any]:
+    """The OpenAPI description of a POST that takes one object or {key: [...]} (all or nothing),
+    with the answers every such endpoint shares."""
+    shared = {
+        "401": "Missing or unknown key.",
+        "403": "The key is not allowed for a dealer in the request.",
+        "413": "The body is over the size limit.",
+        "422": "`errors`: one entry per wrong field (`index`, `field`, `message`); nothing was stored.",
+    }
+    batch = {"type": "object", "properties": {key: {"type": "array", "items": item_schema, "maxItems": 1000}}, "required": [key]}
+    return {
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [item_schema, batch]}}}},
+        "responses": {code: {"description": text} for code, text in sorted({**shared, **answers}.items())},
+    }

@@ -12,11 +12,12 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints, TypeAdapter, ValidationError, field_validator
 
 from bot.domain.detractors import ActivityIn, ActivityType
-from bot.domain.errors import InvalidInput, NotAllowed, Problem
+from bot.domain.errors import InvalidInput, Problem
 from bot.domain.values import Scope
-from bot.services import activities, customer_messages, intake
+from bot.services import activities, customer_messages
 from bot.services.keys import Principal
-from handlers.http.common import read_body, scoped, state
+from handlers.http.common import batch_doc, read_body, scoped, state
+from handlers.http.intake import read_batch, refuse
 from handlers.wire import _email, _nul_fields, problems_of
 
 router = APIRouter(tags=["dealer system"])
@@ -69,20 +70,6 @@ def _json(raw: bytes) -> Any:
         raise InvalidInput([Problem("body", "is not valid JSON")]) from None
 
 
-def _items(data: Any) -> list[Any]:
-    if isinstance(data, dict) and "activities" in data:
-        items = data["activities"]
-        if not isinstance(items, list):
-            raise InvalidInput([Problem("activities", "must be a list of activities")])
-        extra = sorted(set(data) - {"activities"})
-        if extra:
-            raise InvalidInput([Problem(k, "is not a field of a batch (only `activities`)") for k in extra])
-        return items
-    if isinstance(data, dict):
-        return [data]
-    raise InvalidInput([Problem("body", 'must be an activity object or {"activities": [...]}')])
-
-
 def parse_activities(items: list[Any]) -> tuple[list[ActivityIn], list[Problem]]:
     """Check every item; the converted activities and every problem found (by index)."""
     good: list[ActivityIn] = []
@@ -106,57 +93,24 @@ def parse_activities(items: list[Any]) -> tuple[list[ActivityIn], list[Problem]]
     return good, problems
 
 
-_ACTIVITY_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        ActivityWire.model_json_schema(),
-                        {
-                            "type": "object",
-                            "properties": {"activities": {"type": "array", "items": ActivityWire.model_json_schema(), "maxItems": 1000}},
-                            "required": ["activities"],
-                        },
-                    ]
-                }
-            }
-        },
+_ACTIVITY_DOC = batch_doc(
+    ActivityWire.model_json_schema(),
+    "activities",
+    {
+        "200": "Every activity was already stored with the same content; nothing was sent again.",
+        "202": "Stored: `accepted` new activities, `duplicates` already known, `warned`: those opened for a detractor.",
+        "409": "A known (dealer_id, type, reference) came with different content; nothing was stored.",
     },
-    "responses": {
-        "200": {"description": "Every activity was already stored with the same content; nothing was sent again."},
-        "202": {"description": "Stored: `accepted` new activities, `duplicates` already known, `warned`: those opened for a detractor."},
-        "401": {"description": "Missing or unknown key."},
-        "403": {"description": "The key lacks the intake scope or is not allowed for a dealer in the request."},
-        "409": {"description": "A known (dealer_id, type, reference) came with different content; nothing was stored."},
-        "422": {"description": "`errors`: one entry per wrong field (`index`, `field`, `message`); nothing was stored."},
-    },
-}
+)
 
 
 @router.post("/api/v1/activities", status_code=202, openapi_extra=_ACTIVITY_DOC, summary="Report activities opened in the dealer system")
 async def post_activities(request: Request, who: Principal = scoped(Scope.INTAKE)) -> JSONResponse:
     st = state(request)
-    items = _items(_json(await read_body(request, st.limits.max_body_bytes)))
-    if not items:
-        raise InvalidInput([Problem("activities", "must hold at least one activity")])
-    if len(items) > st.limits.max_batch:
-        raise InvalidInput([Problem("activities", f"holds {len(items)} activities; at most {st.limits.max_batch} per request")])
-    for item in items:
-        dealer = item.get("dealer_id") if isinstance(item, dict) else None
-        if isinstance(dealer, str) and not who.actor.may_see(dealer.strip()):
-            raise NotAllowed(f"this key is not allowed for dealer {dealer!r}")
+    _, items = await read_batch(request, who, "activities", "activity")
     parsed, problems = parse_activities(items)
     if problems:
-        named = {
-            i: item["dealer_id"].strip()
-            for i, item in enumerate(items)
-            if isinstance(item, dict) and isinstance(item.get("dealer_id"), str) and "\x00" not in item["dealer_id"]
-        }
-        unknown = await intake.unknown_dealers(st.cx, sorted(set(named.values())))
-        problems += [Problem("dealer_id", f"unknown dealer {code!r}", i) for i, code in named.items() if code in unknown]
-        raise InvalidInput(sorted(problems, key=lambda p: (p.index or 0, p.field)))
+        await refuse(request, items, problems)
     result = await activities.record(st.cx, parsed)
     body = {
         "accepted": len(result.accepted),

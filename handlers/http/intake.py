@@ -12,39 +12,20 @@ from bot.domain.errors import InvalidInput, NotAllowed, Problem
 from bot.domain.values import Scope
 from bot.services import intake
 from bot.services.keys import Principal
-from handlers.http.common import alert_json, read_body, scoped, state
+from handlers.http.common import alert_json, batch_doc, read_body, scoped, state
 from handlers.wire import parse_responses
 
 router = APIRouter(tags=["intake"])
 
-_BODY_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {"$ref": "#/components/schemas/ResponseWire"},
-                        {
-                            "type": "object",
-                            "properties": {"responses": {"type": "array", "items": {"$ref": "#/components/schemas/ResponseWire"}, "maxItems": 1000}},
-                            "required": ["responses"],
-                        },
-                    ]
-                }
-            }
-        },
+_BODY_DOC = batch_doc(
+    {"$ref": "#/components/schemas/ResponseWire"},
+    "responses",
+    {
+        "200": "Every response was already stored with the same content; nothing was created.",
+        "202": "Stored: `accepted` new responses, `duplicates` already known, the `alerts` raised.",
+        "409": "A known response id came with different content; nothing was stored.",
     },
-    "responses": {
-        "200": {"description": "Every response was already stored with the same content; nothing was created."},
-        "202": {"description": "Stored: `accepted` new responses, `duplicates` already known, the `alerts` raised."},
-        "401": {"description": "Missing or unknown key."},
-        "403": {"description": "The key is not allowed for a dealer in the request."},
-        "409": {"description": "A known response id came with different content; nothing was stored."},
-        "413": {"description": "The body is over the size limit."},
-        "422": {"description": "`errors`: one entry per wrong field (`index`, `field`, `message`); nothing was stored."},
-    },
-}
+)
 
 
 def _items(body: bytes, key: str = "responses", noun: str = "response") -> list[Any]:

@@ -14,41 +14,22 @@ from bot.domain.invitations import InvitationFilter, InvitationStatus
 from bot.domain.values import Scope, Survey
 from bot.services import invitations
 from bot.services.keys import Principal
-from handlers.http.common import scoped, state
+from handlers.http.common import batch_doc, scoped, state
 from handlers.http.intake import read_batch, refuse
 from handlers.invitation_list import counts_json, csv_lines, invitation_json
 from handlers.wire import parse_invitations
 
 router = APIRouter(tags=["invitations"])
 
-_BODY_DOC = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {"$ref": "#/components/schemas/InvitationWire"},
-                        {
-                            "type": "object",
-                            "properties": {"invitations": {"type": "array", "items": {"$ref": "#/components/schemas/InvitationWire"}, "maxItems": 1000}},
-                            "required": ["invitations"],
-                        },
-                    ]
-                }
-            }
-        },
+_BODY_DOC = batch_doc(
+    {"$ref": "#/components/schemas/InvitationWire"},
+    "invitations",
+    {
+        "200": "Nothing changed: every invitation was known with the same or a later status.",
+        "202": "Stored: `accepted` new invitations, `updated` whose status moved forward, `duplicates` unchanged.",
+        "409": "A known invitation id came for another dealer, customer or survey; nothing was stored.",
     },
-    "responses": {
-        "200": {"description": "Nothing changed: every invitation was known with the same or a later status."},
-        "202": {"description": "Stored: `accepted` new invitations, `updated` whose status moved forward, `duplicates` unchanged."},
-        "401": {"description": "Missing or unknown key."},
-        "403": {"description": "The key is not allowed for a dealer in the request."},
-        "409": {"description": "A known invitation id came for another dealer, customer or survey; nothing was stored."},
-        "413": {"description": "The body is over the size limit."},
-        "422": {"description": "`errors`: one entry per wrong field (`index`, `field`, `message`); nothing was stored."},
-    },
-}
+)
 
 
 @router.post("/api/v1/invitations", status_code=202, openapi_extra=_BODY_DOC, summary="Record survey invitations and their status")
