@@ -20,6 +20,7 @@ EVENT = {
     HistoryEvent.COMMENT: "note",
     HistoryEvent.ESCALATED: "escalated",
     HistoryEvent.REMINDED: "reminder sent",
+    HistoryEvent.ERASED: "personal data erased",
 }
 CSV_COLUMNS = ("alert_id", "at_utc", "at_local", "who", "actor", "channel", "event", "old_status", "new_status", "note")
 

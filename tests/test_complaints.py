@@ -6,7 +6,6 @@ KPI, and the handling record over HTTP."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 import pytest
