@@ -32,6 +32,8 @@ def due_moment(now: datetime, zone: str, weekday: int, at: time) -> datetime:
 async def weekly(cx: Context, owner: str, weekday: int = 0, at: time = time(8, 0)) -> int:
     """Send every digest that is due and not yet sent (claimed per dealer and week in job_runs,
     so replicas never send one twice and a digest missed while cxbot was down goes out late)."""
+    if not cx.channels:
+        return 0  # nothing could be sent: the week stays unclaimed until Slack or mail is set up
     now = cx.clock.now()
     async with cx.db.read() as tx:
         dealers = await tx.kpi.dealers_matching(None)
