@@ -41,7 +41,7 @@ log = structlog.get_logger()
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     db = Database(settings.database_url, pool_size=settings.core.db_pool_size)
-    return Context(db=db, rules=settings.rules, clock=clock or SystemClock(), reviews=settings.reviews.policy())
+    return Context(db=db, rules=settings.rules, clock=clock or SystemClock(), reviews=settings.reviews.policy(), lost_sales=settings.lost_sales.policy())
 
 
 async def open_context(settings: Settings, clock: Clock | None = None) -> Context:
@@ -144,7 +144,7 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
         sched = settings.schedule
         digest_at = (sched.digest_day, sched.digest_time) if sched.digest else None
         detractors_at = sched.detractor_digest_time if sched.detractor_digest else None
-        jobs = Jobs(cx, sched.sweep_seconds, digest_at, detractors_at) if background and sched.enabled else None
+        jobs = Jobs(cx, sched.sweep_seconds, digest_at, detractors_at, settings.lost_sales.enabled) if background and sched.enabled else None
         if jobs is not None:
             jobs.start()
         socket = None

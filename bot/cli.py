@@ -27,12 +27,15 @@ from bot.logs import configure
 from bot.jobs import DAYS
 from bot.services import Context, alerts, dealers, digest, escalation, intake, keys, kpi, mail, outbox
 from bot.services import detractor_digest
+from bot.services import lost_sales
+from bot.domain.kpi import zone as zone_of
 from bot.services import erasure
 from bot.domain.reviews import ReviewView
 from bot.services import reviews as review_service
 from bot.domain.complaints import VIA_FORMS, parse_complaint
 from bot.services import complaints
 from bot.services import invitations
+from bot.services import customers as customer_service
 from bot.settings import Settings, SettingsError, load_settings
 from handlers.invitation_list import TABLE_HEAD as INVITATION_HEAD, counts_line, csv_lines as invitations_csv, invitation_json, table_line as invitation_line
 from handlers.csvfile import INVITATIONS, RESPONSES, Shape, count_rows, read_rows
@@ -349,6 +352,44 @@ async def digest_command() -> None:
     finally:
         await cx.db.close()
     click.echo(f"{sent} weekly digests queued")
+
+
+# ---- lost sales -----------------------------------------------------------------------------
+
+
+@main.group("lost-sales")
+def lost_sales_group() -> None:
+    """The lost-sales cycle (seed 001): test-drive prospects who did not buy."""
+
+
+@lost_sales_group.command("select")
+@click.option("--dealer", "dealer_codes", multiple=True, help="Only this dealer (repeat for more). Default: every dealer.")
+@click.option("--date", "run_date", type=click.DateTime(["%Y-%m-%d"]), default=None, help="Run as on this day (YYYY-MM-DD). Default: today.")
+@run
+async def lost_sales_select(dealer_codes: tuple[str, ...], run_date: datetime | None) -> None:
+    """Select the prospects now, whatever the day (`serve` runs it monthly: CXBOT_LOST_SALES_DAY and
+    _TIME on each dealer's clock): private, with email permission, test drive requested in
+    [date − CXBOT_LOST_SALES_WINDOW_FROM_DAYS, date − _TO_DAYS), no order or purchase since, not
+    invited before. Each becomes a lost-sales invitation in the communication list; a lead is never
+    invited twice, however often this runs."""
+    cx = await app.open_context(settings())
+    try:
+        async with cx.db.read() as tx:
+            codes = list(dealer_codes) or [d.code for d in await tx.dealers.all()]
+        results = []
+        for code in codes:
+            day = run_date.date() if run_date else cx.clock.now().astimezone(zone_of(await _dealer_zone(cx, code))).date()
+            results.append(await lost_sales.select(cx, code, day))
+    finally:
+        await cx.db.close()
+    for r in results:
+        click.echo(f"{r.dealer}: {len(r.invitations)} invited (run day {r.run_day})")
+
+
+async def _dealer_zone(cx: Context, code: str) -> str:
+    async with cx.db.read() as tx:
+        d = await tx.dealers.get(code)
+    return d.time_zone if d is not None else "UTC"
 
 
 # ---- detractors -----------------------------------------------------------------------------
@@ -852,6 +893,54 @@ async def customers_forget(dealer_id: str, customer_id: str, yes: bool) -> None:
         click.echo(f"history of {', '.join(result.alerts)} records the erasure")
     if result.slack_updates:
         click.echo(f'{result.slack_updates} Slack messages queued to show "Anonymous" (a running `cxbot serve` sends them)')
+
+
+
+def _method_option(method: str, word: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(f"--{method}-ok/--no-{method}", f"method_{method}", default=None, help=f"{word} contact on or off.")
+
+
+@customers_group.command("set")
+@click.argument("dealer_id")
+@click.argument("customer_id")
+@click.option("--preferred", help="Preferred method of contact: email, phone, sms or letter (\"\" clears it).")
+@click.option("--best-time", help='Best time of day to reach the customer ("after 17:00"; "" clears it).')
+@_method_option("email", "Email (--no-email: the customer opted out of email)")
+@_method_option("phone", "Phone")
+@_method_option("sms", "SMS")
+@_method_option("letter", "Letter")
+@click.option("--contact-name", help="The customer's contact person.")
+@click.option("--salesperson", help="The responsible salesperson's email.")
+@click.option("--advisor", help="The responsible service advisor's email.")
+@run
+async def customers_set(dealer_id: str, customer_id: str, preferred: str | None, best_time: str | None, contact_name: str | None,
+                        salesperson: str | None, advisor: str | None, **methods: bool | None) -> None:
+    """Set a customer's contact preferences (seed 003); options not given stay as they are."""
+    cx = await context()
+    change = customer_service.CardChange(
+        preferred_contact=preferred, best_time=best_time, salesperson_email=salesperson, advisor_email=advisor, contact_name=contact_name,
+        methods=tuple((k.removeprefix("method_"), v) for k, v in methods.items() if v is not None),
+    )
+    try:
+        await customer_service.set_card(cx, operator(), dealer_id, customer_id, change)
+    finally:
+        await cx.db.close()
+    click.echo(f"customer {customer_id} at {dealer_id} updated")
+
+
+@customers_group.command("verify")
+@click.argument("dealer_id")
+@click.argument("customer_id")
+@run
+async def customers_verify(dealer_id: str, customer_id: str) -> None:
+    """The customer's contact details were checked: "last verified" becomes now and the bounce
+    flag and count of their address are cleared, so mail goes there again."""
+    cx = await context()
+    try:
+        cleared = await customer_service.verify(cx, operator(), dealer_id, customer_id)
+    finally:
+        await cx.db.close()
+    click.echo(f"customer {customer_id} at {dealer_id} verified" + (f"; bounce record of {cleared} cleared" if cleared else ""))
 
 
 # ---- complaints -----------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time
 import structlog
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.services import Context, detractor_digest, digest, escalation, reviews
+from bot.services import Context, detractor_digest, digest, escalation, lost_sales, reviews
 
 log = structlog.get_logger()
 
@@ -19,9 +19,11 @@ DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 class Jobs:
     def __init__(
-        self, cx: Context, sweep_seconds: float, digest_at: tuple[str, str] | None = ("mon", "08:00"), detractor_digest_at: str | None = None
+        self, cx: Context, sweep_seconds: float, digest_at: tuple[str, str] | None = ("mon", "08:00"), detractor_digest_at: str | None = None,
+        lost_sales: bool = False,
     ) -> None:
         self.cx = cx
+        self.lost_sales = lost_sales  # the monthly lost-sales selection (CXBOT_LOST_SALES_ENABLED)
         self.detractor_digest_at = detractor_digest_at  # "07:00" in each dealer's time zone; None: off
         self.sweep_seconds = sweep_seconds
         self.digest_at = digest_at
@@ -40,6 +42,9 @@ class Jobs:
             self.scheduler.add_job(self.digests, "interval", minutes=5, next_run_time=datetime.now(UTC), id="digests")
         if self.detractor_digest_at is not None:
             self.scheduler.add_job(self.detractor_digests, "interval", minutes=5, next_run_time=datetime.now(UTC), id="detractor_digests")
+        if self.lost_sales:
+            # Each dealer's "8th, 06:00" (CXBOT_LOST_SALES_DAY/_TIME) on its own clock; claimed per month.
+            self.scheduler.add_job(self.lost_sales_selection, "interval", minutes=5, next_run_time=datetime.now(UTC), id="lost_sales")
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -74,3 +79,9 @@ class Jobs:
             await detractor_digest.daily(self.cx, self.owner, time(hour, minute))
         except Exception:
             log.exception("job_failed", job="detractor_digests")
+
+    async def lost_sales_selection(self) -> None:
+        try:
+            await lost_sales.due(self.cx, self.owner)
+        except Exception:
+            log.exception("job_failed", job="lost_sales")

@@ -13,9 +13,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from bot.domain.lost_sales import LostSalesPolicy
 from bot.domain.reviews import ReviewPolicy
 from bot.domain.rules import DEFAULT_KINDS, DealerRules, KindRules, Rules
 from bot.domain.status_words import StatusWords
@@ -267,6 +268,28 @@ class ReviewsSettings(_Group):
         return ReviewPolicy.of(self.brands, self.hold_hours)
 
 
+class LostSalesSettings(_Group):
+    """The lost-sales cycle (seed 001): the monthly selection of test-drive prospects."""
+
+    model_config = SettingsConfigDict(env_prefix="CXBOT_LOST_SALES_", frozen=True, extra="ignore")
+    table: ClassVar[str] = "lost_sales"
+    enabled: bool = True  # the scheduled selection inside `serve`
+    window_from_days: int = Field(default=90, ge=1, le=3650)  # test drives requested from run day − this …
+    window_to_days: int = Field(default=60, ge=0, le=3650)  # … up to, not including, run day − this
+    day: int = Field(default=8, ge=1, le=28)  # day of the month (28 at most: every month has it)
+    time: str = Field(default="06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # in each dealer's time zone
+
+    @model_validator(mode="after")
+    def _window(self) -> "LostSalesSettings":
+        if self.window_to_days >= self.window_from_days:
+            raise ValueError(f"window_to_days ({self.window_to_days}) must be less than window_from_days ({self.window_from_days})")
+        return self
+
+    def policy(self) -> LostSalesPolicy:
+        hour, minute = (int(x) for x in self.time.split(":"))
+        return LostSalesPolicy(self.window_from_days, self.window_to_days, self.day, hour, minute)
+
+
 class _KindRulesIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     due_hours: float | None = Field(default=None, ge=0)
@@ -344,6 +367,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     reviews: ReviewsSettings = field(default_factory=ReviewsSettings)
+    lost_sales: LostSalesSettings = field(default_factory=LostSalesSettings)
 
     @property
     def database_url(self) -> str:
@@ -361,6 +385,7 @@ GROUPS = {
     "mail": ("CXBOT_MAIL_", "mail"),
     "schedule": ("CXBOT_SCHEDULE_", "schedule"),
     "reviews": ("CXBOT_REVIEWS_", "reviews"),
+    "lost_sales": ("CXBOT_LOST_SALES_", "lost_sales"),
 }
 
 
@@ -385,7 +410,7 @@ def load_settings() -> Settings:
     classes: dict[str, type[_Group]] = {
         "core": CoreSettings, "http": HttpSettings, "rules": RulesSettings, "slack": SlackSettings, "outbox": OutboxSettings,
         "smtp": SmtpSettings, "imap": ImapSettings, "mail": MailSettings, "schedule": ScheduleSettings,
-        "reviews": ReviewsSettings,
+        "reviews": ReviewsSettings, "lost_sales": LostSalesSettings,
     }
     for name, cls in classes.items():
         try:
@@ -407,7 +432,7 @@ def load_settings() -> Settings:
     return Settings(
         core=groups["core"], http=groups["http"], rules=groups["rules"].to_rules(), slack=slack, outbox=groups["outbox"],
         smtp=groups["smtp"], imap=groups["imap"], mail=groups["mail"], schedule=groups["schedule"],
-        reviews=groups["reviews"],
+        reviews=groups["reviews"], lost_sales=groups["lost_sales"],
     )
 
 

@@ -35,6 +35,7 @@ def invitation_json(r: InvitationRow) -> dict[str, Any]:
         "failed_at": _iso(r.failed_at),
         "clicked_at": _iso(r.clicked_at),
         "submitted_at": _iso(r.submitted_at),
+        "not_sent_reason": r.not_sent_reason,
     }
 
 
@@ -51,6 +52,7 @@ def counts_line(counts: dict[InvitationStatus, int]) -> str:
 HEADER = [
     "Invitation ID", "Dealer", "Survey", "Questionnaire", "Language", "Customer ID", "Name", "Email",
     "Purchase or service date", "Status", "Status since", "Sent", "Failed", "Clicked", "Submitted", "Recorded",
+    "Why not sent",
 ]
 
 
@@ -70,6 +72,7 @@ def csv_cells(r: InvitationRow) -> list[str]:
             r.id, r.dealer, r.survey.value, r.questionnaire, r.language, r.customer_id, r.name, r.email,
             r.purchase_date.isoformat() if r.purchase_date else None, r.status.label, _iso(r.status_at),
             _iso(r.sent_at), _iso(r.failed_at), _iso(r.clicked_at), _iso(r.submitted_at), _iso(r.recorded_at),
+            r.not_sent_reason,
         )
     ]
 
@@ -95,7 +98,7 @@ def table_line(r: InvitationRow) -> str:
     return (
         f"{r.id[:20]:<20} {r.dealer:<10} {r.survey.value:<10} {r.customer_id[:14]:<14} {name:<24} {email:<30}"
         f" {when:<10} {(r.language or '-'):<5} {r.status.label:<22} {since}"
-    )
+    ) + (f"  ({r.not_sent_reason})" if r.not_sent_reason else "")
 
 
 TABLE_HEAD = (

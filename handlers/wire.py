@@ -61,8 +61,14 @@ class CustomerWire(_Strict):
     language: Lang | None = None
     customer_number: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
     salesperson_email: str | None = None
+    # Customer card and contact preferences (seed 003)
+    contact_name: Text | None = None
+    advisor_email: str | None = None
+    contact_methods: dict[Literal["email", "phone", "sms", "letter"], StrictBool] | None = None
+    preferred_contact: Literal["email", "phone", "sms", "letter"] | None = None
+    best_time: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100)] | None = None
 
-    _emails = field_validator("email", "salesperson_email")(_email)
+    _emails = field_validator("email", "salesperson_email", "advisor_email")(_email)
 
     def to_domain(self) -> CustomerIn:
         phones = self.phones or PhonesWire()
@@ -75,6 +81,11 @@ class CustomerWire(_Strict):
             language=self.language,
             customer_number=self.customer_number or None,
             salesperson_email=self.salesperson_email,
+            contact_name=self.contact_name or None,
+            advisor_email=self.advisor_email,
+            contact_methods=tuple(sorted((self.contact_methods or {}).items())),
+            preferred_contact=self.preferred_contact,
+            best_time=self.best_time or None,
         )
 
 

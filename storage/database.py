@@ -19,6 +19,7 @@ from storage.repositories.detractors import DetractorsRepo
 from storage.repositories.erasure import ErasureRepo
 from storage.repositories.history import HistoryRepo
 from storage.repositories.invitations import InvitationsRepo
+from storage.repositories.leads import LeadsRepo
 from storage.repositories.keys import KeysRepo
 from storage.repositories.kpi import KpiRepo
 from storage.repositories.mail import MailRepo
@@ -84,6 +85,10 @@ class Tx:
     @cached_property
     def invitations(self) -> InvitationsRepo:
         return InvitationsRepo(self.conn, self.dialect)
+
+    @cached_property
+    def leads(self) -> LeadsRepo:
+        return LeadsRepo(self.conn, self.dialect)
 
     @cached_property
     def keys(self) -> KeysRepo:

@@ -159,6 +159,9 @@ class Customer(Base):
     phone_mobile: Mapped[str | None] = mapped_column(String(50))
     language: Mapped[str | None] = mapped_column(String(8))
     salesperson_email: Mapped[str | None] = mapped_column(String(320))
+    # Customer card (seed 003): the customer's contact person and their service advisor (staff email).
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    advisor_email: Mapped[str | None] = mapped_column(String(320))
     # contact permissions and preferences (seed 003): {"email": true, "phone": false, ...}
     contact_permissions: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
     preferred_contact: Mapped[str | None] = mapped_column(String(16))
@@ -570,6 +573,34 @@ class InvitationRow(Base):
         Index("ix_invitations_dealer_sent", "dealer_code", "sent_at"),
         Index("ix_invitations_created", "created_at", "id"),  # every dealer's (an importer's view)
         Index("ix_invitations_customer", "dealer_code", "customer_id"),  # anonymizing clears a customer's dates
+    )
+
+
+class Lead(Base):
+    """A test-drive request from the brand's website (seed 001): a lost-sales prospect until an order
+    or purchase rules them out. The customer's name and email live in the customer record; the
+    request time is personal data (erasure deletes the customer's leads)."""
+
+    __tablename__ = "leads"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    dealer_code: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[str] = mapped_column(String(100))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    source: Mapped[str | None] = mapped_column(String(100))
+    private: Mapped[bool] = mapped_column(Boolean)  # False: a business customer
+    email_permission: Mapped[bool] = mapped_column(Boolean)
+    content_hash: Mapped[str] = mapped_column(String(64))  # a resend with other content is a conflict
+    # The lost-sales invitation this lead got; set once, in the same statement that claims it.
+    invitation_id: Mapped[str | None] = mapped_column(String(100))
+    invited_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        ForeignKeyConstraint(["dealer_code", "customer_id"], ["customers.dealer_code", "customers.customer_id"]),
+        # The monthly selection: a dealer's requests in a window, not invited yet.
+        Index("ix_leads_dealer_requested", "dealer_code", "requested_at"),
+        Index("ix_leads_dealer_invited", "dealer_code", "invited_at"),
+        Index("ix_leads_customer", "dealer_code", "customer_id"),
     )
 
 

@@ -36,7 +36,7 @@ PG_SERVER = os.environ.get("CXBOT_TEST_PG", "postgresql+asyncpg://postgres@127.0
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 BOOTSTRAP_KEY = "test-bootstrap-key-0123456789"
 TABLES = (
-    "invitations", "mail_messages", "addresses", "leases", "job_runs", "activities", "customer_messages",
+    "leads", "invitations", "mail_messages", "addresses", "leases", "job_runs", "activities", "customer_messages",
     "outbox", "outbox_lanes", "slack_messages", "slack_workspaces", "processed_events",
     "slack_installations", "slack_bots", "slack_oauth_states",
     "reviews", "complaints", "alert_history", "alerts", "responses", "customers", "api_keys", "escalation_targets", "routes", "grants",

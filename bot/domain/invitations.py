@@ -110,3 +110,4 @@ class InvitationRow:
     failed_at: datetime | None
     clicked_at: datetime | None
     submitted_at: datetime | None
+    not_sent_reason: str | None = None  # not sent yet and cannot be: opted out, bounced to the limit (seed 003)

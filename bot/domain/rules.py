@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from bot.domain.status_words import StatusWords
 from bot.domain.values import Kind, Survey, SurveyResponse
@@ -87,27 +87,29 @@ def is_hot_alert(r: SurveyResponse, rules: Rules) -> bool:
     return r.answers.get("contact_requested") is True
 
 
-def is_sales_opportunity(r: SurveyResponse, rules: Rules) -> bool:
+def is_sales_opportunity(r: SurveyResponse, rules: Rules, bought: Sequence[datetime] = ()) -> bool:
     """Seed 001: a lost-sales prospect who requested a test drive, did not buy or order between
-    the request and the answer, and answered yes to both "still considering" and "contact me"."""
+    the request and the answer, and answered yes to both "still considering" and "contact me".
+    `bought`: when the stored sales orders and purchases of the customer were opened (the
+    dealer system's activities), read alongside the response's own fields."""
     if r.survey is not Survey.LOST_SALES or r.test_drive_requested_at is None:
         return False
     requested = r.test_drive_requested_at
     if requested > r.submitted_at or r.submitted_at - requested > rules.sales_opportunity_lookback:
         return False
-    for bought in (r.purchased_at, r.ordered_at):
-        if bought is not None and requested <= bought <= r.submitted_at:
+    for at in (r.purchased_at, r.ordered_at, *bought):
+        if at is not None and requested <= at <= r.submitted_at:
             return False
     return r.answers.get("still_considering") is True and r.answers.get("wants_contact") is True
 
 
-def response_alert_kinds(r: SurveyResponse, rules: Rules) -> list[Kind]:
+def response_alert_kinds(r: SurveyResponse, rules: Rules, bought: Sequence[datetime] = ()) -> list[Kind]:
     """The per-response alerts (never two of one kind). The detractor alert is not among them:
     it follows the customer's newest answer, see `detractor_change`."""
     kinds = []
     if is_hot_alert(r, rules):
         kinds.append(Kind.HOT_ALERT)
-    if is_sales_opportunity(r, rules):
+    if is_sales_opportunity(r, rules, bought):
         kinds.append(Kind.SALES_OPPORTUNITY)
     return kinds
 

@@ -154,6 +154,12 @@ class CustomerIn:
     language: str | None = None
     customer_number: str | None = None
     salesperson_email: str | None = None
+    # Customer card and contact preferences (seed 003); methods as (method, on) pairs.
+    contact_name: str | None = None
+    advisor_email: str | None = None
+    contact_methods: tuple[tuple[str, bool], ...] = ()
+    preferred_contact: str | None = None
+    best_time: str | None = None
 
 
 @dataclass(frozen=True)

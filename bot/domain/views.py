@@ -111,3 +111,10 @@ class CustomerCard:
     latest: list[ResponseSummary]
     open_alerts: list[Alert]
     email_bounced: bool = False  # the address bounced lately and was not verified since
+    # Contact preferences (seed 003): methods on/off, the preferred one, when to call, who is responsible.
+    methods: dict[str, bool] = field(default_factory=dict)
+    preferred_contact: str | None = None
+    best_time: str | None = None
+    last_verified_at: datetime | None = None
+    advisor_email: str | None = None
+    email_suppressed: bool = False  # bounced up to the limit: nothing is emailed there

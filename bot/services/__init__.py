@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from bot.domain.clock import Clock, SystemClock
+from bot.domain.lost_sales import LostSalesPolicy
 from bot.domain.reviews import ReviewPolicy
 from bot.domain.rules import Rules
 from storage.database import Database
@@ -29,3 +30,5 @@ class Context:
     bounce_flag_days: int = 90
     # Public reviews (CXBOT_REVIEWS_*): the brands that publish them and the dealer's hold period.
     reviews: ReviewPolicy = field(default_factory=ReviewPolicy)
+    # The lost-sales selection (CXBOT_LOST_SALES_*): its window and monthly run time.
+    lost_sales: LostSalesPolicy = field(default_factory=LostSalesPolicy)

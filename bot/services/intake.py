@@ -12,7 +12,7 @@ from bot.domain import rules as R
 from bot.domain.escalation import WALL, schedule
 from bot.domain.errors import Conflict, InvalidInput, Problem
 from bot.domain.status import system_close
-from bot.domain.values import SYSTEM, Actor, Alert, CustomerIn, HistoryEntry, HistoryEvent, Kind, Status, SurveyResponse
+from bot.domain.values import SYSTEM, Actor, Alert, CustomerIn, HistoryEntry, HistoryEvent, Kind, Status, Survey, SurveyResponse
 from bot.services import Context, reviews, routing
 from storage.database import Tx
 from storage.repositories.customers import CustomerState, FlagUpdate
@@ -128,7 +128,13 @@ async def _store(cx: Context, tx: Tx, fresh: list[SurveyResponse], hashes: dict[
     await reviews.hold_new(tx, cx, fresh, now)  # public reviews (seed 002), held for the dealer's reply
 
     # Alerts raised by single responses.
-    wanted: list[tuple[Kind, SurveyResponse]] = [(k, r) for r in fresh for k in R.response_alert_kinds(r, cx.rules)]
+    # Orders and purchases the dealer system reported rule a prospect out too (seed 001): one
+    # query for the batch's lost-sales answers.
+    asks = sorted({(r.dealer, r.customer.id) for r in fresh if r.survey is Survey.LOST_SALES and r.test_drive_requested_at})
+    buys = await tx.leads.buys(asks) if asks else {}
+    wanted: list[tuple[Kind, SurveyResponse]] = [
+        (k, r) for r in fresh for k in R.response_alert_kinds(r, cx.rules, buys.get((r.dealer, r.customer.id), ()))
+    ]
     # The detractor flag follows each customer's newest NPS answer.
     flag_updates, raise_for, clear_for = _detractor_changes(cx.rules, fresh, states, now)
     await tx.customers.set_flags(flag_updates, now)
@@ -230,7 +236,9 @@ def customer_rows(given_by: Iterable[tuple[str, CustomerIn, bool]]) -> list[dict
                 "dealer_code": dealer,
                 "customer_id": c.id,
                 "anonymized": False,
-                **{k: None for k in ("kind", "name", "email", "phone_home", "phone_work", "phone_mobile", "language", "customer_number", "salesperson_email")},
+                **{k: None for k in ("kind", "name", "email", "phone_home", "phone_work", "phone_mobile", "language", "customer_number", "salesperson_email",
+                                     "contact_name", "advisor_email", "preferred_contact", "best_time")},
+                "contact_permissions": {},  # merged into the stored ones: a method not given keeps its setting
             },
         )
         given = {
@@ -238,15 +246,20 @@ def customer_rows(given_by: Iterable[tuple[str, CustomerIn, bool]]) -> list[dict
             "language": c.language,
             "customer_number": c.customer_number,
             "salesperson_email": c.salesperson_email,
+            "advisor_email": c.advisor_email,
+            "preferred_contact": c.preferred_contact,
+            "best_time": c.best_time,
         }
+        row["contact_permissions"] = {**row["contact_permissions"], **dict(c.contact_methods)}
         if anonymous:
             row["anonymized"] = True
         else:
-            given |= {"name": c.name, "email": c.email, "phone_home": c.phones.home, "phone_work": c.phones.work, "phone_mobile": c.phones.mobile}
+            given |= {"name": c.name, "email": c.email, "phone_home": c.phones.home, "phone_work": c.phones.work, "phone_mobile": c.phones.mobile,
+                      "contact_name": c.contact_name}
         row.update({k: v for k, v in given.items() if v is not None})
     for row in rows.values():
         if row["anonymized"]:
-            row.update(name=None, email=None, phone_home=None, phone_work=None, phone_mobile=None)
+            row.update(name=None, email=None, phone_home=None, phone_work=None, phone_mobile=None, contact_name=None)
     return list(rows.values())
 
 

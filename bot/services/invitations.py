@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -12,7 +13,7 @@ from bot.domain.errors import Conflict, InvalidInput, NotAllowed, Problem
 from bot.domain.invitations import DATE_FIELDS, TIME_COLUMN, InvitationFilter, InvitationIn, InvitationRow, InvitationStatus, moves_forward
 from bot.domain.kpi import local_midnight, zone
 from bot.domain.values import Actor
-from bot.services import Context, access
+from bot.services import Context, access, customers
 from bot.services.alerts import decode_cursor
 from bot.services.intake import customer_rows
 from storage.database import Tx
@@ -206,6 +207,7 @@ async def find(cx: Context, actor: Actor, f: InvitationFilter, limit: int = 50, 
         counts = await tx.invitations.counts(f, sent)
     more = len(items) > limit
     items = items[:limit]
+    items = await _with_reasons(cx, items)
     total = counts[f.status] if f.status else sum(counts.values())
     return InvitationPage(items, _cursor(items[-1]) if more and items else None, total, counts)
 
@@ -220,7 +222,7 @@ async def each(cx: Context, actor: Actor, f: InvitationFilter, batch: int = 1000
     while True:
         async with cx.db.read() as tx:
             rows = await tx.invitations.find(f, batch, after, sent)
-        for r in rows:
+        for r in await _with_reasons(cx, rows):
             yield r
         if len(rows) < batch:
             return
@@ -231,4 +233,17 @@ async def get(cx: Context, actor: Actor, invitation_id: str) -> InvitationRow | 
     async with cx.db.read() as tx:
         actor = await access.resolve(tx, actor)
         row = await tx.invitations.get(invitation_id)
-    return row if row is not None and actor.may_see(row.dealer) else None
+    if row is None or not actor.may_see(row.dealer):
+        return None
+    return (await _with_reasons(cx, [row]))[0]
+
+
+async def _with_reasons(cx: Context, rows: list[InvitationRow]) -> list[InvitationRow]:
+    """The communication list says why a not-sent invitation cannot be sent (read now, from the
+    customer's preferences and the bounce record of their address: one query per page)."""
+    waiting = [r for r in rows if r.status is InvitationStatus.NOT_SENT and not r.anonymous]
+    if not waiting:
+        return rows
+    async with cx.db.read() as tx:
+        why = await customers.mail_refusals(tx, [(r.dealer, r.customer_id) for r in waiting], cx.bounce_limit)
+    return [dataclasses.replace(r, not_sent_reason=why.get((r.dealer, r.customer_id))) if r.status is InvitationStatus.NOT_SENT and not r.anonymous else r for r in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bot.domain.contact import METHODS, method_on
 from bot.domain.errors import InvalidInput, NotFound, Problem
 from bot.domain.values import ANONYMOUS, Actor
 from bot.domain.views import CustomerCard, ResponseSummary
@@ -42,7 +43,9 @@ async def customer(cx: Context, actor: Actor, dealer: str, customer_id: str, lat
         d = await tx.dealers.get(dealer)
         since = cx.clock.now() - timedelta(days=cx.bounce_flag_days)
         bounced = bool(c.email) and bool(await tx.mail.flagged([c.email], since))
+        suppressed = bool(c.email) and bool(await tx.mail.suppressed([c.email], cx.bounce_limit))
     newest = responses[0] if responses else None
+    personal = not c.anonymized
     return CustomerCard(
         dealer=dealer,
         dealer_name=d.name if d else dealer,
@@ -57,12 +60,18 @@ async def customer(cx: Context, actor: Actor, dealer: str, customer_id: str, lat
         salesperson_email=c.salesperson_email,
         detractor=c.detractor,
         detractor_response_id=c.detractor_response_id,
-        contact_name=newest.contact_name if newest else None,
+        contact_name=(c.contact_name or (newest.contact_name if newest else None)) if personal else None,
         contact_email=newest.contact_email if newest else None,
         contact_phone=newest.contact_phone if newest else None,
         latest=[_summary(r) for r in responses],
         open_alerts=alerts,
-        email_bounced=bounced and not c.anonymized,
+        email_bounced=bounced and personal,
+        methods={m: method_on(c.contact_permissions, m) for m in METHODS},
+        preferred_contact=c.preferred_contact,
+        best_time=c.best_time,
+        last_verified_at=c.last_verified_at,
+        advisor_email=c.advisor_email,
+        email_suppressed=suppressed and personal,
     )
 
 

@@ -46,6 +46,8 @@ async def new_alerts(tx: Tx, alerts: Sequence[Alert], channels: frozenset[str]) 
         out += [to_mail(Action.MAIL_ALERT, e, a.id) for e in emails]
         if not on_slack and not emails:
             fallback.append(a)
+    if MAIL in channels:
+        out += await to_responsible(tx, shown, {(str(o.payload.get("to")), o.alert_id) for o in out if o.action is Action.MAIL_ALERT})
     if fallback:
         by_mail = await mail_to_staff(tx, fallback) if MAIL in channels else []
         out += by_mail
@@ -53,6 +55,26 @@ async def new_alerts(tx: Tx, alerts: Sequence[Alert], channels: frozenset[str]) 
         for a in fallback if channels else []:  # nothing configured at all: `serve` said so once at start
             if a.id not in reached:
                 log.warning("alert_not_delivered", alert_id=a.id, dealer=a.dealer, reason="no Slack channel, no mail route and no staff to mail")
+    return out
+
+
+async def to_responsible(tx: Tx, alerts: Sequence[Alert], mailed: set[tuple[str, str | None]]) -> list[Outbound]:
+    """Seed 003: an alert about a customer whose salesperson (sales surveys) or service advisor
+    (service surveys) is staff of the dealer also goes to that person directly. Two queries per
+    batch, none per alert."""
+    with_response = [a for a in alerts if a.response_id]
+    if not with_response:
+        return []
+    responsible = await tx.customers.responsible_for([a.response_id for a in with_response if a.response_id])
+    if not any(s or v for _, s, v in responsible.values()):
+        return []
+    staff = {d: {e.lower() for e in emails} for d, emails in (await tx.dealers.staff_emails([a.dealer for a in with_response])).items()}
+    out: list[Outbound] = []
+    for a in with_response:
+        survey, salesperson, advisor = responsible.get(a.response_id or "", ("", None, None))
+        person = advisor if survey == "service" else salesperson
+        if person and person.lower() in staff.get(a.dealer, set()) and (person.lower(), a.id) not in mailed:
+            out.append(to_mail(Action.MAIL_ALERT, person.lower(), a.id))
     return out
 
 

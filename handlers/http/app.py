@@ -15,7 +15,9 @@ from bot.services.keys import KeyRing
 from handlers.http import complaints
 from handlers.http import detractors
 from handlers.http import intake, invitations, reads, reviews
+from handlers.http import leads
 from handlers.http.common import ApiState, HttpLimits, RefuseNul, TooLarge, Unauthorized
+from handlers.lead_wire import LeadWire
 from handlers.wire import InvitationWire, ResponseWire
 
 log = structlog.get_logger()
@@ -39,6 +41,7 @@ def create_api(cx: Context, keys: KeyRing, limits: HttpLimits, lifespan: Any = N
     app.state.api = ApiState(cx, keys, limits)
     app.include_router(intake.router)
     app.include_router(invitations.router)
+    app.include_router(leads.router)  # test-drive requests (lost sales)
     app.include_router(reads.router)
     app.include_router(detractors.router)  # the dealer system: activities and customer messages
     app.include_router(complaints.router)
@@ -91,7 +94,7 @@ def _add_schema(app: FastAPI) -> None:
             return app.openapi_schema
         doc = build()
         comps = doc.setdefault("components", {}).setdefault("schemas", {})
-        for model in (ResponseWire, InvitationWire):
+        for model in (ResponseWire, InvitationWire, LeadWire):
             schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
             comps.update(schema.pop("$defs", {}))
             comps[model.__name__] = schema

@@ -100,6 +100,13 @@ async def get_customer(request: Request, dealer_id: str, customer_id: str, who: 
         "phones": card.phones,
         "language": card.language,
         "salesperson_email": card.salesperson_email,
+        "advisor_email": card.advisor_email,
+        "contact_name": card.contact_name,
+        "contact_methods": card.methods,
+        "preferred_contact": card.preferred_contact,
+        "best_time": card.best_time,
+        "last_verified_at": iso(card.last_verified_at) if card.last_verified_at else None,
+        "email_suppressed": card.email_suppressed,
         "detractor": card.detractor,
         "detractor_response_id": card.detractor_response_id,
         "latest_responses": [

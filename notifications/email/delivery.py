@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.domain.clock import Clock
+from bot.domain.contact import mail_refusal
 from bot.domain.detractors import Change
 from bot.domain.errors import PermanentFailure
 from bot.domain.outbound import Action
@@ -41,6 +42,9 @@ class MailDelivery:
         async with self.db.read() as tx:
             if await tx.mail.suppressed([to], self.bounce_limit):
                 raise PermanentFailure(f"{to} bounced {_times(self.bounce_limit)}; nothing is sent there until `cxbot addresses verify {to}`")
+            customer = row.payload.get("customer")  # [dealer, customer id]: mail to a customer
+            if customer:
+                await self._customer_may_receive(tx, (str(customer[0]), str(customer[1])), to)
             view = await tx.views.alert_view(row.alert_id) if row.alert_id else None
         action = Action(row.action)
         if action is Action.MAIL_DIGEST:
@@ -68,6 +72,16 @@ class MailDelivery:
         else:
             raise PermanentFailure(f"unknown outbox action {row.action!r}")
         return await self._send(mail, to, view.alert.id, row.payload.get("in_reply_to"), purpose)
+
+    async def _customer_may_receive(self, tx: Tx, key: tuple[str, str], to: str) -> None:
+        """Seed 003: nothing is ever emailed to a customer who opted out of email, whose address
+        bounced up to the limit, or who is no longer at that address."""
+        facts = (await tx.customers.mail_facts([key])).get(key)
+        if facts is None or facts.anonymized or not facts.email or facts.email.lower() != to.lower():
+            raise PermanentFailure(f"{to} is not the address of customer {key[1]} at {key[0]}")
+        why = mail_refusal(facts.email, facts.contact_permissions, facts.bounces, self.bounce_limit)
+        if why:
+            raise PermanentFailure(f"not sent to customer {key[1]} at {key[0]}: {why}")
 
     async def _detractor_mail(self, row: OutboxItem, action: Action) -> tuple[render.Mail, str]:
         """A detractor warning or the daily digest, read from the current state (no alert: no reply tag)."""

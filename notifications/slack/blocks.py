@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.domain.values import Alert, Kind, Status
+from bot.domain.contact import METHOD_WORD
 from bot.domain.views import AlertView, ComplaintDetails, CustomerCard
 from notifications.slack import ids
 from notifications.slack.escape import clip, escape_mrkdwn, plain
@@ -193,15 +194,19 @@ def customer_lines(c: CustomerCard) -> list[str]:
         if c.contact_name and c.contact_name != c.name:
             lines.append(f"Contact: {c.contact_name}" + (f", {c.contact_email}" if c.contact_email else "") + (f", {c.contact_phone}" if c.contact_phone else ""))
         if c.email:
-            flag = " ⚠️ bounced lately: check the address" if c.email_bounced else ""
+            flag = " ⛔ bounced too often: nothing is emailed there until verified" if c.email_suppressed else " ⚠️ bounced lately: check the address" if c.email_bounced else ""
             lines.append(f"Email: {c.email}{flag}")
         phones = ", ".join(f"{k} {v}" for k, v in c.phones.items() if v)
         if phones:
             lines.append(f"Phone: {phones}")
     if c.language:
         lines.append(f"Language: {c.language}")
+    if not c.anonymized:
+        lines.extend(contact_preference_lines(c))
     if c.salesperson_email:
         lines.append(f"Salesperson: {c.salesperson_email}")
+    if c.advisor_email:
+        lines.append(f"Service advisor: {c.advisor_email}")
     lines.append("⚠️ Detractor: the most recent answer is a detractor score" if c.detractor else "Not flagged as a detractor")
     for r in c.latest[:3]:
         scores = f", {_scores(r.scores)}" if r.scores else ""
@@ -211,6 +216,21 @@ def customer_lines(c: CustomerCard) -> list[str]:
         lines.append("Open alerts: " + ", ".join(f"{a.id} ({STATUS_WORD[a.status].lower()})" for a in c.open_alerts))
     else:
         lines.append("No open alerts")
+    return lines
+
+
+def contact_preference_lines(c: CustomerCard) -> list[str]:
+    """Each contact method on (✓) or off (✗), the preferred one starred (★), when to call, and
+    when the details were last verified (seed 003)."""
+    methods = "  ".join(
+        f"{'★ ' if m == c.preferred_contact else ''}{METHOD_WORD[m]} {'✓' if on else '✗ off'}" for m, on in c.methods.items()
+    )
+    lines = [f"Contact methods: {methods}"] if methods else []
+    if c.preferred_contact:
+        lines.append(f"★ Preferred method of contact: {METHOD_WORD.get(c.preferred_contact, c.preferred_contact)}")
+    if c.best_time:
+        lines.append(f"Best time to reach: {c.best_time}")
+    lines.append(f"Last verified: {c.last_verified_at:%Y-%m-%d}" if c.last_verified_at else "Last verified: never")
     return lines
 
 

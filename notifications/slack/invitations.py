@@ -16,7 +16,7 @@ def invitation_line(r: InvitationRow) -> str:
         parts.append(f"{r.purchase_date:%Y-%m-%d}")
     if r.language:
         parts.append(escape_mrkdwn(r.language))
-    parts.append(f"*{r.status.label}* {r.status_at:%Y-%m-%d %H:%M} UTC")
+    parts.append(f"*{r.status.label}* {r.status_at:%Y-%m-%d %H:%M} UTC" + (f" ({r.not_sent_reason})" if r.not_sent_reason else ""))
     return "• " + " · ".join(parts)
 
 

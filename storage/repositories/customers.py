@@ -9,14 +9,14 @@ from typing import Any, Sequence
 from sqlalchemy import bindparam, case, func, or_, select, tuple_, update
 
 from bot.domain.rules import Latest
-from storage.models import Customer, Response
+from storage.models import Address, Customer, Response
 from storage.repositories.base import Repo, chunks
 
 T = Customer.__table__
 R = Response.__table__
 
-PERSONAL = ("name", "email", "phone_home", "phone_work", "phone_mobile")
-OTHER = ("kind", "language", "customer_number", "salesperson_email")
+PERSONAL = ("name", "email", "phone_home", "phone_work", "phone_mobile", "contact_name")
+OTHER = ("kind", "language", "customer_number", "salesperson_email", "advisor_email", "preferred_contact", "best_time")
 RESPONSE_PERSONAL = ("contact_name", "contact_email", "contact_phone", "purchase_date", "service_date")
 
 
@@ -58,6 +58,7 @@ class CustomersRepo(Repo):
             sets[col] = case((anonymized, None), else_=func.coalesce(ex[col], T.c[col]))
         for col in OTHER:
             sets[col] = func.coalesce(ex[col], T.c[col])
+        sets["contact_permissions"] = self._merged(T.c.contact_permissions, ex.contact_permissions)
         return stmt.on_conflict_do_update(index_elements=["dealer_code", "customer_id"], set_=sets)
 
     async def add_if_absent(self, dealer: str, customer_id: str, name: str | None, now: datetime) -> None:
@@ -143,3 +144,50 @@ class CustomersRepo(Repo):
 
     async def get(self, dealer: str, customer_id: str) -> Any | None:
         return (await self.conn.execute(select(T).where(T.c.dealer_code == dealer, T.c.customer_id == customer_id))).first()
+
+    # ---- the customer card and contact preferences (seed 003) ---------------------------------
+
+    def _merged(self, stored: Any, given: Any) -> Any:
+        """Contact methods given now are laid over the stored ones (keys not given stay as they are)."""
+        if self.dialect == "postgresql":
+            return stored.op("||")(given)
+        return func.json_patch(stored, given)
+
+    async def set_card(self, dealer: str, customer_id: str, values: dict[str, Any], methods: dict[str, bool], now: datetime) -> bool:
+        """Change the card's fields and lay `methods` over the stored contact methods; False: no such customer."""
+        q = select(T.c.contact_permissions).where(T.c.dealer_code == dealer, T.c.customer_id == customer_id)
+        if self.locks_rows:
+            q = q.with_for_update()
+        stored = (await self.conn.execute(q)).first()
+        if stored is None:
+            return False
+        permissions = {**(stored.contact_permissions or {}), **methods}
+        await self.conn.execute(
+            update(T).where(T.c.dealer_code == dealer, T.c.customer_id == customer_id).values(**values, contact_permissions=permissions, updated_at=now)
+        )
+        return True
+
+    async def mail_facts(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+        """Per customer: the address, the contact methods and the address's bounce count (one query per chunk)."""
+        A = Address.__table__
+        out: dict[tuple[str, str], Any] = {}
+        for part in chunks(sorted(set(keys))):
+            q = (
+                select(T.c.dealer_code, T.c.customer_id, T.c.email, T.c.contact_permissions, T.c.anonymized, func.coalesce(A.c.bounces, 0).label("bounces"))
+                .select_from(T.outerjoin(A, A.c.email == func.lower(T.c.email)))
+                .where(tuple_(T.c.dealer_code, T.c.customer_id).in_(part))
+            )
+            out.update({(r.dealer_code, r.customer_id): r for r in await self.conn.execute(q)})
+        return out
+
+    async def responsible_for(self, response_ids: Sequence[str]) -> dict[str, tuple[str, str | None, str | None]]:
+        """Per response: (survey, the customer's salesperson email, service advisor email)."""
+        out: dict[str, tuple[str, str | None, str | None]] = {}
+        for part in chunks(sorted(set(response_ids))):
+            q = (
+                select(R.c.id, R.c.survey, T.c.salesperson_email, T.c.advisor_email)
+                .join(T, (T.c.dealer_code == R.c.dealer_code) & (T.c.customer_id == R.c.customer_id))
+                .where(R.c.id.in_(part))
+            )
+            out.update({r.id: (str(r.survey), r.salesperson_email, r.advisor_email) for r in await self.conn.execute(q)})
+        return out

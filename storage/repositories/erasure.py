@@ -106,6 +106,7 @@ RULES: tuple[Rule, ...] = (
         values={
             "name": None, "customer_number": None, "email": None, "phone_home": None, "phone_work": None, "phone_mobile": None,
             "salesperson_email": None, "contact_permissions": {}, "preferred_contact": None, "best_time": None,
+            "contact_name": None, "advisor_email": None,
             "last_verified_at": None, "anonymized": True,
         },
     ),
@@ -133,6 +134,8 @@ RULES: tuple[Rule, ...] = (
     Rule("review replies", "reviews", By.CUSTOMER, CUSTOMER_KEYS, values={"reply": None}),
     # Survey invitations (seed 000): name and email are read from the customer record.
     Rule("survey invitations", "invitations", By.CUSTOMER, CUSTOMER_KEYS, values={"purchase_date": None}),
+    # A test-drive request says when the customer wanted a car; the lead has no other use once erased.
+    Rule("test-drive leads", "leads", By.CUSTOMER, CUSTOMER_KEYS, delete=True),
     Rule("bounce records", "addresses", By.EMAIL, ("email",), delete=True),
     Rule("sent-mail records", "mail_messages", By.EMAIL, ("recipient",), delete=True),
     # Anywhere else the customer is named: notes on other alerts, bounce reports, digests.
