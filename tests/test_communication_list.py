@@ -135,7 +135,7 @@ async def test_an_item_shows_what_the_seed_lists_and_an_anonymous_customer_shows
         "name": "Anne Sørensen", "email": "Anne.S@Example.net", "anonymous": False, "purchase_date": "2026-10-15",
         "status": "clicked", "status_label": "Clicked, not submitted", "status_at": "2026-11-01T12:00:00Z",
         "recorded_at": "2026-11-02T09:02:00Z", "sent_at": "2026-10-31T22:59:00Z", "failed_at": None,
-        "clicked_at": "2026-11-01T12:00:00Z", "submitted_at": None,
+        "clicked_at": "2026-11-01T12:00:00Z", "submitted_at": None, "not_sent_reason": None,  # it was sent
     }
     carl = items["v-5"]
     assert (carl["name"], carl["email"], carl["purchase_date"], carl["anonymous"]) == ("Anonymous", None, None, True)
