@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import functools
 import getpass
@@ -12,7 +13,7 @@ import sys
 from contextlib import aclosing
 from datetime import datetime, time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 import click
 
@@ -101,8 +102,14 @@ def operator() -> Actor:
     return Actor(Channel.CLI, getpass.getuser())
 
 
-async def context() -> Context:
-    return await app.open_context(settings())
+@contextlib.asynccontextmanager
+async def opened(s: Settings | None = None) -> AsyncIterator[Context]:
+    """The migrated database for one command, closed when it is done."""
+    cx = await app.open_context(s or settings())
+    try:
+        yield cx
+    finally:
+        await cx.db.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,9 +141,8 @@ def db() -> None:
 @run
 async def db_upgrade() -> None:
     """Migrate the database to the newest schema (also done by `serve`)."""
-    cx = await context()
-    click.echo(f"database {cx.db.display_url} is at revision {await migrate.current(cx.db)} (newest)")
-    await cx.db.close()
+    async with opened() as cx:
+        click.echo(f"database {cx.db.display_url} is at revision {await migrate.current(cx.db)} (newest)")
 
 
 # ---- dealers --------------------------------------------------------------------------------
@@ -153,11 +159,8 @@ def dealers_group() -> None:
 async def dealers_load(file: Path) -> None:
     """Add or update dealers, people, grants and routing from FILE (TOML or CSV)."""
     directory = read_dealer_file(file)
-    cx = await context()
-    try:
+    async with opened() as cx:
         report = await dealers.load(cx, directory)
-    finally:
-        await cx.db.close()
     for line in report.added:
         click.echo(f"added    {line}")
     for line in report.changed:
@@ -170,11 +173,8 @@ async def dealers_load(file: Path) -> None:
 @run
 async def dealers_list(as_json: bool) -> None:
     """The dealers cxbot knows."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         rows = await dealers.visible(cx, operator())
-    finally:
-        await cx.db.close()
     if as_json:
         for d in rows:
             click.echo(json.dumps(d.__dict__, ensure_ascii=False))
@@ -202,11 +202,8 @@ def keys_group() -> None:
 @run
 async def keys_create(scope: str, dealer_codes: tuple[str, ...], name: str | None) -> None:
     """Make a key and print it once; only its hash is stored."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         info, key = await keys.create(cx, name or f"{scope} key", Scope(scope), list(dealer_codes) or None)
-    finally:
-        await cx.db.close()
     click.echo(key)
     where = ", ".join(info.dealers) if info.dealers else "every dealer"
     click.echo(f"key {info.id} ({info.scope}, {where}): store it now, it is not shown again", err=True)
@@ -216,11 +213,8 @@ async def keys_create(scope: str, dealer_codes: tuple[str, ...], name: str | Non
 @run
 async def keys_list() -> None:
     """Stored keys (never the keys themselves)."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         rows = await keys.all_keys(cx)
-    finally:
-        await cx.db.close()
     if not rows:
         click.echo("no stored keys")
     for k in rows:
@@ -233,11 +227,8 @@ async def keys_list() -> None:
 @run
 async def keys_revoke(key_id: int) -> None:
     """Revoke a key at once."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         await keys.revoke(cx, key_id)
-    finally:
-        await cx.db.close()
     click.echo(f"key {key_id} revoked")
 
 
@@ -259,8 +250,7 @@ def alerts_group() -> None:
 @run
 async def alerts_list(status: str | None, kind: str | None, dealer_code: str | None, overdue: bool, limit: int, as_json: bool) -> None:
     """Alerts, newest first."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         now = cx.clock.now()
         f = AlertFilter(
             status=Status(status) if status else None,
@@ -269,8 +259,6 @@ async def alerts_list(status: str | None, kind: str | None, dealer_code: str | N
             overdue_at=now if overdue else None,
         )
         page = await alerts.find(cx, operator(), f, limit)
-    finally:
-        await cx.db.close()
     for a in page.items:
         click.echo(json.dumps(alert_json(a, now)) if as_json else alert_line(a, now))
     if not page.items and not as_json:
@@ -282,12 +270,9 @@ async def alerts_list(status: str | None, kind: str | None, dealer_code: str | N
 @run
 async def alerts_show(alert_id: str) -> None:
     """One alert with its full history."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         d = await alerts.detail(cx, alert_id, operator())
         now = cx.clock.now()
-    finally:
-        await cx.db.close()
     a = d.alert
     click.echo(f"{a.id}  {a.kind.title} — {d.dealer_name} ({a.dealer})")
     click.echo(f"customer   {d.customer_name or a.customer_id or '-'}" + (f" ({a.customer_id})" if d.customer_name else ""))
@@ -314,11 +299,8 @@ async def alerts_show(alert_id: str) -> None:
 @run
 async def alerts_set(alert_id: str, status: str, note: str | None) -> None:
     """Set an alert ongoing or resolved, with a note."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         change = await alerts.change_status(cx, alert_id, operator(), Status(status), note)
-    finally:
-        await cx.db.close()
     click.echo(f"{change.after.id}: {change.before.status} → {change.after.status}")
 
 
@@ -330,11 +312,8 @@ async def alerts_set(alert_id: str, status: str, note: str | None) -> None:
 async def sweep() -> None:
     """Escalate and remind now, as `serve` does every CXBOT_SCHEDULE_SWEEP_SECONDS (safe next to a
     running server: each alert is claimed once). The notifications go out from `serve`."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         result = await escalation.sweep(cx)
-    finally:
-        await cx.db.close()
     click.echo(f"{result.escalated} escalations, {result.reminded} reminders")
 
 
@@ -346,11 +325,8 @@ async def digest_command() -> None:
     gets one per week, however often this runs. The mails and Slack lines go out from `serve`."""
     s = settings()
     hour, minute = (int(x) for x in s.schedule.digest_time.split(":"))
-    cx = await app.open_context(s)
-    try:
+    async with opened(s) as cx:
         sent = await digest.weekly(cx, "cli", DAYS.index(s.schedule.digest_day), time(hour, minute))
-    finally:
-        await cx.db.close()
     click.echo(f"{sent} weekly digests queued")
 
 
@@ -372,16 +348,13 @@ async def lost_sales_select(dealer_codes: tuple[str, ...], run_date: datetime | 
     [date − CXBOT_LOST_SALES_WINDOW_FROM_DAYS, date − _TO_DAYS), no order or purchase since, not
     invited before. Each becomes a lost-sales invitation in the communication list; a lead is never
     invited twice, however often this runs."""
-    cx = await app.open_context(settings())
-    try:
+    async with opened() as cx:
         async with cx.db.read() as tx:
             codes = list(dealer_codes) or [d.code for d in await tx.dealers.all()]
         results = []
         for code in codes:
             day = run_date.date() if run_date else cx.clock.now().astimezone(zone_of(await _dealer_zone(cx, code))).date()
             results.append(await lost_sales.select(cx, code, day))
-    finally:
-        await cx.db.close()
     for r in results:
         click.echo(f"{r.dealer}: {len(r.invitations)} invited (run day {r.run_day})")
 
@@ -408,13 +381,10 @@ async def detractors_digest(dealer_codes: tuple[str, ...]) -> None:
     CXBOT_SCHEDULE_DETRACTOR_DIGEST_TIME): the DETRACTOR route's addresses get the customers flagged
     and cleared since the last run and the messages still too long. The mails go out from `serve`."""
     s = settings()
-    cx = await app.open_context(s)
-    # Only what `serve` would send: without CXBOT_SMTP_HOST nobody is told, and nothing is marked as told.
-    cx = dataclasses.replace(cx, channels=frozenset({"mail"}) if s.smtp.host else frozenset())
-    try:
+    async with opened(s) as cx:
+        # Only what `serve` would send: without CXBOT_SMTP_HOST nobody is told, and nothing is marked as told.
+        cx = dataclasses.replace(cx, channels=frozenset({"mail"}) if s.smtp.host else frozenset())
         runs = await detractor_digest.run_now(cx, list(dealer_codes) or None)
-    finally:
-        await cx.db.close()
     for r in runs:
         if not r.recipients:
             why = "no addresses on its detractor route" if s.smtp.host else "mail is off (no CXBOT_SMTP_HOST)"
@@ -439,11 +409,8 @@ def outbox_group() -> None:
 @run
 async def outbox_list(status: str | None, limit: int) -> None:
     """Newest first, with the reason of each failure."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         rows, counts = await outbox.items(cx, status, limit)
-    finally:
-        await cx.db.close()
     click.echo(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "the outbox is empty")
     for r in rows:
         where = r.lane.split(":", 1)[-1]
@@ -459,11 +426,8 @@ async def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
     """Send failed rows again (e.g. after inviting the bot to the channel)."""
     if not ids and not all_failed:
         raise Failed("give the ids to send again, or --all-failed")
-    cx = await context()
-    try:
+    async with opened() as cx:
         n = await outbox.retry(cx, None if all_failed else list(ids))
-    finally:
-        await cx.db.close()
     click.echo(f"{n} queued again; a running `cxbot serve` sends them within a few seconds")
 
 
@@ -479,11 +443,8 @@ def addresses_group() -> None:
 @run
 async def addresses_list() -> None:
     """Addresses that bounced: how often, when, and whether mail still goes there."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         rows = await mail.address_states(cx)
-    finally:
-        await cx.db.close()
     if not rows:
         click.echo("no address has bounced")
     for r in rows:
@@ -496,11 +457,8 @@ async def addresses_list() -> None:
 @run
 async def addresses_verify(email: str) -> None:
     """The address was checked: clear its bounce flag and count, so mail goes there again."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         found = await mail.verify_address(cx, email)
-    finally:
-        await cx.db.close()
     if not found:
         raise Failed(f"cxbot has never sent mail to {email}")
     click.echo(f"{email.lower()} verified: mail goes there again")
@@ -527,11 +485,8 @@ _PERIOD_HELP = f"{PERIOD_FORMS}, in each dealer's time zone. Default: month."
 @run
 async def report_kpi(dealer_code: str | None, period: str | None, kind: str | None, survey: str | None, segment: int | None, as_json: bool) -> None:
     """Alerts handled on time, time to first handling, open and escalated alerts, NPS."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         found = await kpi.kpi(cx, operator(), dealer_code, period, Kind(kind) if kind else None, Survey(survey) if survey else None, segment)
-    finally:
-        await cx.db.close()
     if as_json:
         for k in found:
             click.echo(json.dumps(kpi_json(k), ensure_ascii=False))
@@ -565,11 +520,8 @@ async def report_ranking(
         DealerType(dealer_type) if dealer_type else None, region, brand, Kind(kind) if kind else None,
         ResultFilter(Survey(survey) if survey else None, segment),
     )
-    cx = await context()
-    try:
+    async with opened() as cx:
         r = await kpi.ranking(cx, operator(), column, period, filters)
-    finally:
-        await cx.db.close()
     if fmt == "xlsx":
         assert output is not None
         output.write_bytes(ranking_xlsx(r))
@@ -608,11 +560,8 @@ def _review_json(v: ReviewView) -> dict[str, Any]:
 @run
 async def reviews_list(dealer_code: str | None, state: str | None, limit: int, as_json: bool) -> None:
     """Reviews, newest first: held ones with the time they are published, published ones with the reply."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         found = await review_service.find(cx, operator(), dealer_code, state, limit)
-    finally:
-        await cx.db.close()
     for v in found:
         if as_json:
             click.echo(json.dumps(_review_json(v), ensure_ascii=False))
@@ -635,11 +584,8 @@ async def reviews_list(dealer_code: str | None, state: str | None, limit: int, a
 @run
 async def reviews_reply(review_id: str, text: str | None) -> None:
     """Reply publicly to a review; a held review is published with the reply at once."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         v = await review_service.reply(cx, review_id, operator(), text)
-    finally:
-        await cx.db.close()
     click.echo(f"{v.ref}: replied; published {when(v.published_at)}")
 
 
@@ -648,11 +594,8 @@ async def reviews_reply(review_id: str, text: str | None) -> None:
 @run
 async def reviews_approve(review_id: str) -> None:
     """Publish a held review now, without a reply."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         v = await review_service.approve(cx, review_id, operator())
-    finally:
-        await cx.db.close()
     click.echo(f"{v.ref}: published {when(v.published_at)}")
 
 
@@ -661,11 +604,8 @@ async def reviews_approve(review_id: str) -> None:
 async def reviews_publish_due() -> None:
     """Publish the reviews whose hold period is over, as `serve` does every
     CXBOT_SCHEDULE_SWEEP_SECONDS (safe next to a running server: each is claimed once)."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         n = await review_service.publish_due(cx)
-    finally:
-        await cx.db.close()
     click.echo(f"{n} reviews published")
 
 
@@ -729,21 +669,18 @@ def _import_report(rejected: list[Problem], summary: str) -> None:
 async def import_responses(file: Path, batch: int) -> None:
     """Import survey responses from a CSV file. Each rejected row is reported with its line
     number and reason and changes nothing; the other rows are stored."""
-    cx = await context()
     accepted = duplicates = alerts_raised = 0
+    async with opened() as cx:
 
-    async def store(good: list[Any]) -> list[Problem]:
-        nonlocal accepted, duplicates, alerts_raised
-        result = await intake.ingest(cx, good, partial=True)
-        accepted += len(result.accepted)
-        duplicates += len(result.duplicates)
-        alerts_raised += len(result.alerts)
-        return result.rejected
+        async def store(good: list[Any]) -> list[Problem]:
+            nonlocal accepted, duplicates, alerts_raised
+            result = await intake.ingest(cx, good, partial=True)
+            accepted += len(result.accepted)
+            duplicates += len(result.duplicates)
+            alerts_raised += len(result.alerts)
+            return result.rejected
 
-    try:
         rejected = await _import_csv(file, batch, RESPONSES, parse_responses, store)
-    finally:
-        await cx.db.close()
     _import_report(rejected, f"{accepted} stored, {duplicates} already known, {{rejected}} rejected, {alerts_raised} alerts raised")
 
 
@@ -757,22 +694,19 @@ async def import_invitations(file: Path, batch: int) -> None:
     service_date, language, questionnaire, status, status_at, sent_at). A known invitation moves
     only forward. Each rejected row is reported with its line number and reason and changes
     nothing; the other rows are stored."""
-    cx = await context()
     who = operator()
     accepted = updated = duplicates = 0
+    async with opened() as cx:
 
-    async def store(good: list[Any]) -> list[Problem]:
-        nonlocal accepted, updated, duplicates
-        result = await invitations.record(cx, who, good, partial=True)
-        accepted += len(result.accepted)
-        updated += len(result.updated)
-        duplicates += len(result.duplicates)
-        return result.rejected
+        async def store(good: list[Any]) -> list[Problem]:
+            nonlocal accepted, updated, duplicates
+            result = await invitations.record(cx, who, good, partial=True)
+            accepted += len(result.accepted)
+            updated += len(result.updated)
+            duplicates += len(result.duplicates)
+            return result.rejected
 
-    try:
         rejected = await _import_csv(file, batch, INVITATIONS, parse_invitations, store)
-    finally:
-        await cx.db.close()
     _import_report(rejected, f"{accepted} stored, {updated} moved forward, {duplicates} unchanged, {{rejected}} rejected")
 
 
@@ -810,7 +744,7 @@ async def invitations_list(
         frozenset([dealer_code]) if dealer_code else None, q, date_field, date_from.date() if date_from else None,
         date_to.date() if date_to else None, InvitationStatus(status) if status else None, Survey(survey) if survey else None,
     )
-    cx = await context()
+    cx = await app.open_context(settings())
     # The BOM makes Excel read a CSV as UTF-8.
     out = output.open("w", encoding="utf-8-sig" if fmt == "csv" else "utf-8", newline="") if output else None
     write: Callable[[str], Any] = out.write if out else (lambda text: click.echo(text, nl=False))
@@ -868,8 +802,7 @@ async def customers_forget(dealer_id: str, customer_id: str, yes: bool) -> None:
     states and times stay for the KPIs; the alert history records that an erasure happened, when
     and by whom. Slack cards already posted are updated to show "Anonymous"."""
     who = operator()
-    cx = await context()
-    try:
+    async with opened() as cx:
         p = await erasure.preview(cx, who, dealer_id, customer_id)
         if not yes:
             if not sys.stdin.isatty():
@@ -880,8 +813,6 @@ async def customers_forget(dealer_id: str, customer_id: str, yes: bool) -> None:
             if not click.confirm("Erase this customer's personal data for good? This cannot be undone", default=False):
                 raise Failed("nothing erased")
         result = await erasure.forget(cx, who, dealer_id, customer_id)
-    finally:
-        await cx.db.close()
     click.echo(f"erased the personal data of customer {customer_id} at {dealer_id} ({who.label}, {when(result.at)}):")
     for label, n in result.cleared.items():
         if n:
@@ -916,15 +847,12 @@ def _method_option(method: str, word: str) -> Callable[[Callable[..., Any]], Cal
 async def customers_set(dealer_id: str, customer_id: str, preferred: str | None, best_time: str | None, contact_name: str | None,
                         salesperson: str | None, advisor: str | None, **methods: bool | None) -> None:
     """Set a customer's contact preferences (seed 003); options not given stay as they are."""
-    cx = await context()
     change = customer_service.CardChange(
         preferred_contact=preferred, best_time=best_time, salesperson_email=salesperson, advisor_email=advisor, contact_name=contact_name,
         methods=tuple((k.removeprefix("method_"), v) for k, v in methods.items() if v is not None),
     )
-    try:
+    async with opened() as cx:
         await customer_service.set_card(cx, operator(), dealer_id, customer_id, change)
-    finally:
-        await cx.db.close()
     click.echo(f"customer {customer_id} at {dealer_id} updated")
 
 
@@ -935,11 +863,8 @@ async def customers_set(dealer_id: str, customer_id: str, preferred: str | None,
 async def customers_verify(dealer_id: str, customer_id: str) -> None:
     """The customer's contact details were checked: "last verified" becomes now and the bounce
     flag and count of their address are cleared, so mail goes there again."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         cleared = await customer_service.verify(cx, operator(), dealer_id, customer_id)
-    finally:
-        await cx.db.close()
     click.echo(f"customer {customer_id} at {dealer_id} verified" + (f"; bounce record of {cleared} cleared" if cleared else ""))
 
 
@@ -988,17 +913,15 @@ async def complaints_add(
             at = datetime.fromisoformat(received_at.strip())
         except ValueError:
             raise InvalidInput([Problem("--received-at", "must be an ISO 8601 time with a UTC offset, e.g. 2026-11-02T09:30:00+01:00")]) from None
-    cx = await context()
-    try:
-        c = parse_complaint(
-            dealer=dealer_code, customer_id=customer_id, customer_name=name, customer_email=email, customer_phone=phone,
-            received_via=received_via, received_at=at, description=text, registered_by=registered_by, now=cx.clock.now(),
-        )
-        alert = await complaints.register(cx, operator(), c)
-    except InvalidInput as e:
-        raise InvalidInput([Problem(_COMPLAINT_OPTIONS.get(p.field, p.field), p.message) for p in e.problems]) from None
-    finally:
-        await cx.db.close()
+    async with opened() as cx:
+        try:
+            c = parse_complaint(
+                dealer=dealer_code, customer_id=customer_id, customer_name=name, customer_email=email, customer_phone=phone,
+                received_via=received_via, received_at=at, description=text, registered_by=registered_by, now=cx.clock.now(),
+            )
+            alert = await complaints.register(cx, operator(), c)
+        except InvalidInput as e:
+            raise InvalidInput([Problem(_COMPLAINT_OPTIONS.get(p.field, p.field), p.message) for p in e.problems]) from None
     if as_json:
         click.echo(json.dumps(alert_json(alert, cx.clock.now())))
     else:
@@ -1013,11 +936,8 @@ async def complaints_add(
 async def complaints_export(alert_id: str, fmt: str, output: Path | None) -> None:
     """A complaint's complete handling record (ISO documentation): how it came in, where it
     stands, and every history entry — time, who, event, old → new status, note."""
-    cx = await context()
-    try:
+    async with opened() as cx:
         rec = await complaints.record(cx, operator(), alert_id)
-    finally:
-        await cx.db.close()
     now = cx.clock.now()
     if fmt == "json":
         content = json.dumps(record_json(rec, now), ensure_ascii=False, indent=2) + "\n"
@@ -1039,8 +959,5 @@ async def complaints_export(alert_id: str, fmt: str, output: Path | None) -> Non
 async def demo() -> None:
     """Load the example dealers, feed sample responses and show the alerts they raise."""
     s = settings()
-    cx = await app.open_context(s)
-    try:
+    async with opened(s) as cx:
         await sample.run(cx, s, click.echo)
-    finally:
-        await cx.db.close()

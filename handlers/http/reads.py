@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -141,7 +141,19 @@ async def get_kpi(
     return {"items": [kpi_json(k) for k in found]}
 
 
-async def _ranking(request: Request, who: Principal, column: str | None, period: str | None, type: DealerType | None, region: str | None, brand: str | None, kind: Kind | None, survey: Survey | None, segment: int | None) -> Any:
+async def _ranking(
+    request: Request,
+    column: str | None = None,
+    period: str | None = None,
+    type: DealerType | None = None,
+    region: str | None = None,
+    brand: str | None = None,
+    kind: Kind | None = None,
+    survey: Survey | None = None,
+    segment: int | None = None,
+    who: Principal = scoped(Scope.READ),
+) -> Any:
+    """The ranking both downloads show, from the same query parameters."""
     filters = RankingFilter(type, region, brand, kind, ResultFilter(survey, segment))
     return await kpi.ranking(state(request).cx, who.actor, column, period, filters)
 
@@ -150,19 +162,7 @@ _RANKING_QUERY = "column (default on_time_pct), period (default month), type, re
 
 
 @router.get("/api/v1/reports/ranking.csv", tags=["kpi"], summary="The ranking list as a CSV download", description=_RANKING_QUERY, response_class=Response)
-async def ranking_csv_report(
-    request: Request,
-    column: str | None = None,
-    period: str | None = None,
-    type: DealerType | None = None,
-    region: str | None = None,
-    brand: str | None = None,
-    kind: Kind | None = None,
-    survey: Survey | None = None,
-    segment: int | None = None,
-    who: Principal = scoped(Scope.READ),
-) -> Response:
-    r = await _ranking(request, who, column, period, type, region, brand, kind, survey, segment)
+async def ranking_csv_report(r: Any = Depends(_ranking)) -> Response:
     return Response(
         ranking_csv(r).encode("utf-8-sig"),  # the BOM makes Excel read the names as UTF-8
         media_type="text/csv; charset=utf-8",
@@ -171,19 +171,7 @@ async def ranking_csv_report(
 
 
 @router.get("/api/v1/reports/ranking.xlsx", tags=["kpi"], summary="The ranking list as an Excel download", description=_RANKING_QUERY, response_class=Response)
-async def ranking_xlsx_report(
-    request: Request,
-    column: str | None = None,
-    period: str | None = None,
-    type: DealerType | None = None,
-    region: str | None = None,
-    brand: str | None = None,
-    kind: Kind | None = None,
-    survey: Survey | None = None,
-    segment: int | None = None,
-    who: Principal = scoped(Scope.READ),
-) -> Response:
-    r = await _ranking(request, who, column, period, type, region, brand, kind, survey, segment)
+async def ranking_xlsx_report(r: Any = Depends(_ranking)) -> Response:
     return Response(
         ranking_xlsx(r),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
