@@ -41,7 +41,12 @@ log = structlog.get_logger()
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     db = Database(settings.database_url, pool_size=settings.core.db_pool_size)
-    return Context(db=db, rules=settings.rules, clock=clock or SystemClock(), reviews=settings.reviews.policy(), lost_sales=settings.lost_sales.policy())
+    # A command (`cxbot lost-sales select`) queues only what some replica's `serve` can deliver.
+    channels = frozenset({"slack"} if settings.slack.enabled else set()) | frozenset({"mail"} if settings.smtp.host else set())
+    return Context(
+        db=db, rules=settings.rules, clock=clock or SystemClock(), channels=channels, reviews=settings.reviews.policy(),
+        lost_sales=settings.lost_sales.policy(), public_url=settings.core.public_url or "",
+    )
 
 
 async def open_context(settings: Settings, clock: Clock | None = None) -> Context:
@@ -86,6 +91,7 @@ def slack_config(settings: Settings) -> SlackConfig:
 def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -> Runtime:
     """Wire everything; `background=False` leaves the dispatcher for the caller to drive (tests)."""
     config = slack_config(settings)
+    cx = dataclasses.replace(cx, public_url=settings.core.public_url or cx.public_url, lost_sales=settings.lost_sales.policy())
     sender = SlackSender(config.api_url, config.bot_token) if config.enabled else None
     deliveries: list[Any] = []
     if sender is not None:
@@ -195,7 +201,7 @@ def mail_delivery(settings: Settings, cx: Context) -> MailDelivery:
             timeout=s.timeout_seconds,
         )
     )
-    return MailDelivery(cx.db, cx.clock, smtp, mail_identity(settings), settings.mail.bounce_limit)
+    return MailDelivery(cx.db, cx.clock, smtp, mail_identity(settings), settings.mail.bounce_limit, cx.lost_sales, cx.public_url)
 
 
 def mailbox_reader(settings: Settings, cx: Context) -> MailboxReader:

@@ -45,6 +45,8 @@ class Jobs:
         if self.lost_sales:
             # Each dealer's "8th, 06:00" (CXBOT_LOST_SALES_DAY/_TIME) on its own clock; claimed per month.
             self.scheduler.add_job(self.lost_sales_selection, "interval", minutes=5, next_run_time=datetime.now(UTC), id="lost_sales")
+            # The one reminder 7 days after an unanswered invitation, on the sweep's beat.
+            self.scheduler.add_job(self.lost_sales_reminders, "interval", seconds=self.sweep_seconds, next_run_time=datetime.now(UTC), id="lost_sales_reminders")
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -85,3 +87,9 @@ class Jobs:
             await lost_sales.due(self.cx, self.owner)
         except Exception:
             log.exception("job_failed", job="lost_sales")
+
+    async def lost_sales_reminders(self) -> None:
+        try:
+            await lost_sales.remind(self.cx)
+        except Exception:
+            log.exception("job_failed", job="lost_sales_reminders")

@@ -79,6 +79,18 @@ class CoreSettings(_Group):
     log_format: str = "console"  # console | json
     config: str | None = None
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Where customers reach cxbot's own pages (the lost-sales survey link); behind a proxy, its URL.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        if not v.startswith(("http://", "https://")) or "?" in v or "#" in v:
+            raise ValueError("must be an absolute http(s) URL such as https://cx.example.com, without query or fragment")
+        return v.rstrip("/")
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -278,16 +290,32 @@ class LostSalesSettings(_Group):
     window_to_days: int = Field(default=60, ge=0, le=3650)  # … up to, not including, run day − this
     day: int = Field(default=8, ge=1, le=28)  # day of the month (28 at most: every month has it)
     time: str = Field(default="06:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # in each dealer's time zone
+    link_days: int = Field(default=14, ge=1, le=365)  # the personal survey link's validity after sending
+    reminder_days: int = Field(default=7, ge=0, le=364)  # one reminder this long after sending; 0: none
+    survey_url: str | None = None  # a survey platform's page: "https://…{token}…" (and optionally {lang})
+
+    @field_validator("survey_url")
+    @classmethod
+    def _survey(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        if not v.startswith(("http://", "https://")) or "{token}" not in v:
+            raise ValueError("must be an http(s) URL containing {token}, e.g. https://survey.example/ls?t={token}&lang={lang}")
+        return v.strip()
 
     @model_validator(mode="after")
     def _window(self) -> "LostSalesSettings":
         if self.window_to_days >= self.window_from_days:
             raise ValueError(f"window_to_days ({self.window_to_days}) must be less than window_from_days ({self.window_from_days})")
+        if self.reminder_days >= self.link_days:
+            raise ValueError(f"reminder_days ({self.reminder_days}) must be less than link_days ({self.link_days}): the reminder carries the same link")
         return self
 
     def policy(self) -> LostSalesPolicy:
         hour, minute = (int(x) for x in self.time.split(":"))
-        return LostSalesPolicy(self.window_from_days, self.window_to_days, self.day, hour, minute)
+        return LostSalesPolicy(
+            self.window_from_days, self.window_to_days, self.day, hour, minute, self.link_days, self.reminder_days, self.survey_url
+        )
 
 
 class _KindRulesIn(BaseModel):
@@ -429,6 +457,11 @@ def load_settings() -> Settings:
         if not folder.is_dir():
             raise SettingsError(f"CXBOT_DATABASE_URL: folder {folder} does not exist")
     _check_mail(groups["smtp"], groups["imap"], groups["mail"])
+    if groups["lost_sales"].enabled and groups["smtp"].host and not groups["core"].public_url:
+        raise SettingsError(
+            "CXBOT_PUBLIC_URL: needed for the links in lost-sales invitations, e.g. https://cx.example.com "
+            "(or set CXBOT_LOST_SALES_ENABLED=false)"
+        )
     return Settings(
         core=groups["core"], http=groups["http"], rules=groups["rules"].to_rules(), slack=slack, outbox=groups["outbox"],
         smtp=groups["smtp"], imap=groups["imap"], mail=groups["mail"], schedule=groups["schedule"],

@@ -563,9 +563,15 @@ class InvitationRow(Base):
     clicked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Invitations cxbot mails itself (lost sales): the end of the link's validity, set when the
+    # first mail goes out, and when the one reminder was queued.
+    link_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     __table_args__ = (
         ForeignKeyConstraint(["dealer_code", "customer_id"], ["customers.dealer_code", "customers.customer_id"]),
+        # The reminder sweep: sent, not answered, not reminded yet.
+        Index("ix_invitations_reminder", "survey", "reminded_at", "sent_at"),
         # The communication list, newest first: a dealer's, by status, by date or sent day.
         Index("ix_invitations_dealer_created", "dealer_code", "created_at", "id"),
         Index("ix_invitations_dealer_status_created", "dealer_code", "status", "created_at", "id"),

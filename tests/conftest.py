@@ -4,6 +4,7 @@ HTTP server on loopback, and data made through the real services."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import shutil
 import socket
@@ -267,10 +268,12 @@ async def running(settings: Settings, cx: Context, fake: Any) -> AsyncIterator[B
     """The whole app (API, Slack, outbox) on a loopback port, the dispatcher left to the test."""
     from bot.app import build_runtime
 
-    runtime = build_runtime(settings, cx, background=False)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
+    if settings.core.public_url is None:  # the links cxbot mails lead to this server
+        settings = dataclasses.replace(settings, core=settings.core.model_copy(update={"public_url": f"http://127.0.0.1:{port}"}))
+    runtime = build_runtime(settings, cx, background=False)
     server = uvicorn.Server(uvicorn.Config(runtime.api, log_config=None, access_log=False, lifespan="on"))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:

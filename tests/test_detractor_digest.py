@@ -174,7 +174,10 @@ async def test_cxbot_detractors_digest_runs_it_now_and_refuses_unknown_dealers(b
     await answer(bot, "r-1", "K-1", 3)
     off = await cli(db_url, "detractors", "digest", "--dealer", "DK-1001")
     assert off.exit_code == 0 and off.stdout == "DK-1001: mail is off (no CXBOT_SMTP_HOST); nothing sent\n"
-    mail_env = {"CXBOT_SMTP_HOST": smtp.host, "CXBOT_SMTP_PORT": str(smtp.port), "CXBOT_MAIL_FROM": f"cxbot <{REPLY_ADDRESS}>", "CXBOT_MAIL_SECRET": MAIL_SECRET}
+    mail_env = {
+        "CXBOT_SMTP_HOST": smtp.host, "CXBOT_SMTP_PORT": str(smtp.port), "CXBOT_MAIL_FROM": f"cxbot <{REPLY_ADDRESS}>", "CXBOT_MAIL_SECRET": MAIL_SECRET,
+        "CXBOT_PUBLIC_URL": "https://cx.example",
+    }
     r = await cli(db_url, "detractors", "digest", "--dealer", "DK-1001", "--dealer", "DE-2001", **mail_env)
     assert r.exit_code == 0, r.stderr
     assert r.stdout.splitlines() == [

@@ -138,7 +138,7 @@ async def test_weekly_digest_reaches_managers_by_mail_and_the_channel_once(db_ur
 async def test_cli_digest_queues_each_dealers_digest_once_a_week(db_url, cx, example_dealers):
     from tests.mail_support import cli
 
-    env = {"CXBOT_SMTP_HOST": "127.0.0.1", "CXBOT_MAIL_FROM": "cxbot <cxbot@cx.example>", "CXBOT_MAIL_SECRET": MAIL_SECRET}
+    env = {"CXBOT_SMTP_HOST": "127.0.0.1", "CXBOT_MAIL_FROM": "cxbot <cxbot@cx.example>", "CXBOT_MAIL_SECRET": MAIL_SECRET, "CXBOT_PUBLIC_URL": "https://cx.example"}
     first = await cli(db_url, "digest", **env)
     assert first.exit_code == 0, first.output
     # The real clock: this week's Monday 08:00 has passed in every example dealer's zone, or, early

@@ -366,7 +366,7 @@ async def _removed(bot: Any, team: str) -> bool:
 
 _FROM = {"CXBOT_MAIL_FROM": "cxbot <cxbot@cx.mazda-importer.example>"}
 _SECRET = {"CXBOT_MAIL_SECRET": "a-long-enough-mail-secret-0123"}
-_SMTP = {"CXBOT_SMTP_HOST": "127.0.0.1"}
+_SMTP = {"CXBOT_SMTP_HOST": "127.0.0.1", "CXBOT_PUBLIC_URL": "https://cx.mazda-importer.example"}
 _IMAP = {"CXBOT_IMAP_HOST": "127.0.0.1"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from bot.domain.kpi import local_midnight
@@ -63,6 +64,32 @@ def is_prospect(c: Candidate, w: Window) -> bool:
     return c.private and c.email_permission and c.has_email and w.holds(c.requested_at) and not c.bought_since and not c.invited_before
 
 
+@dataclass(frozen=True)
+class LinkedInvitation:
+    """A lost-sales invitation as its mail and its page need it: the customer, the dealer, the
+    lead (its test-drive request feeds the Sales Opportunity rule) and the link's state."""
+
+    id: str
+    dealer: str
+    dealer_name: str
+    dealer_language: str | None
+    time_zone: str
+    customer_id: str
+    name: str | None
+    email: str | None
+    anonymized: bool
+    language: str | None
+    status: str  # an InvitationStatus value
+    sent_at: datetime | None
+    link_expires_at: datetime | None
+    requested_at: datetime | None  # the lead's test-drive request
+    source: str | None
+
+    @property
+    def lang(self) -> str:
+        return (self.language or self.dealer_language or "en").lower()[:2]
+
+
 def invitation_id(lead_id: str) -> str:
     return INVITATION_PREFIX + lead_id
 
@@ -82,3 +109,39 @@ class LostSalesPolicy:
     day: int = 8
     hour: int = 6
     minute: int = 0
+    link_days: int = 14  # the personal link works this long after the invitation is sent
+    reminder_days: int = 7  # one reminder this long after sending, if not answered
+    # A survey platform's page for the link, e.g. "https://survey.example/ls?t={token}&lang={lang}";
+    # None: cxbot's own page at {CXBOT_PUBLIC_URL}/s/{token}.
+    survey_url: str | None = None
+
+    def link(self, public_url: str, token: str, lang: str) -> str:
+        """The absolute link in the invitation mail."""
+        if self.survey_url:
+            return self.survey_url.replace("{token}", quote(token, safe="")).replace("{lang}", quote(lang, safe=""))
+        return f"{public_url.rstrip('/')}/s/{token}"
+
+
+@dataclass(frozen=True)
+class LostSalesAnswer:
+    """What the customer answered on the lost-sales page (seed 001's two questions, plus how the
+    test drive went and the main reason for not buying yet)."""
+
+    still_considering: bool
+    wants_contact: bool
+    test_drive: str | None = None  # one of TEST_DRIVE
+    reason: str | None = None  # one of REASONS
+    comment: str | None = None
+
+    def answers(self) -> dict[str, object]:
+        out: dict[str, object] = {"still_considering": self.still_considering, "wants_contact": self.wants_contact}
+        if self.test_drive:
+            out["test_drive"] = self.test_drive
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+TEST_DRIVE = ("very_good", "good", "fair", "poor", "no_test_drive")
+REASONS = ("price", "comparing", "delivery_time", "financing", "model_or_equipment", "dealer_experience", "timing", "other")
+MAX_COMMENT = 4000

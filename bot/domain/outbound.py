@@ -22,6 +22,8 @@ class Action(StrEnum):
     SLACK_DETRACTOR_ACTIVITY = "slack.detractor_activity"
     MAIL_DETRACTOR_ACTIVITY = "mail.detractor_activity"
     MAIL_DETRACTOR_DIGEST = "mail.detractor_digest"  # the daily list of customers flagged and cleared
+    # A lost-sales invitation (payload `invitation`, `customer`; `reminder` for the one reminder).
+    MAIL_INVITATION = "mail.invitation"
 
 
 @dataclass(frozen=True)

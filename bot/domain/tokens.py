@@ -7,6 +7,7 @@ import base64
 import hashlib
 import hmac
 import re
+from datetime import UTC, datetime
 from typing import Iterable
 
 _REPLY = re.compile(r"^([a-z]{2}-\d{1,9})\.([a-z2-7]{16})$")
@@ -52,3 +53,25 @@ def is_bounce_tag(tag: str) -> bool:
 def plus_address(address: str, tag: str) -> str:
     local, _, domain = address.partition("@")
     return f"{local}+{tag}@{domain}"
+
+
+def survey_token(secret: bytes, invitation_id: str, expires: datetime) -> str:
+    """A lost-sales survey link's token: the invitation, the end of its validity, and 130 bits of
+    HMAC over both, so a link cannot be altered to name another invitation or last longer."""
+    exp = str(int(expires.timestamp()))
+    ident = base64.urlsafe_b64encode(invitation_id.encode()).decode().rstrip("=")
+    return f"{ident}.{exp}.{_mac(secret, 'survey', invitation_id, exp, size=26)}"
+
+
+def read_survey_token(secret: bytes, token: str) -> tuple[str, datetime] | None:
+    """(invitation id, expiry) of a token cxbot signed; None for anything else."""
+    parts = token.split(".")
+    if len(parts) != 3 or not parts[1].isdigit() or len(parts[0]) > 200:
+        return None
+    try:
+        invitation_id = base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not hmac.compare_digest(_mac(secret, "survey", invitation_id, parts[1], size=26), parts[2]):
+        return None
+    return invitation_id, datetime.fromtimestamp(int(parts[1]), UTC)

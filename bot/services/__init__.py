@@ -32,3 +32,5 @@ class Context:
     reviews: ReviewPolicy = field(default_factory=ReviewPolicy)
     # The lost-sales selection (CXBOT_LOST_SALES_*): its window and monthly run time.
     lost_sales: LostSalesPolicy = field(default_factory=LostSalesPolicy)
+    # CXBOT_PUBLIC_URL: the absolute base of the links cxbot mails to customers.
+    public_url: str = ""

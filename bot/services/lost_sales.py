@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Sequence
 
 import structlog
@@ -15,8 +15,9 @@ from bot.domain.errors import Conflict, InvalidInput, NotAllowed, Problem
 from bot.domain.invitations import InvitationStatus
 from bot.domain.kpi import zone
 from bot.domain.lost_sales import LeadIn, due_moment, invitation_id, window
+from bot.domain.outbound import Action, Outbound, to_mail
 from bot.domain.values import Actor, Survey
-from bot.services import Context
+from bot.services import Context, customers
 from bot.services.intake import customer_rows
 from storage.repositories.responses import StoredMeanwhile
 
@@ -120,13 +121,59 @@ async def select(cx: Context, dealer: str, run_day: date) -> Selected:
             for p in found:  # two requests of one customer: one invitation (the earlier request)
                 once.setdefault(p.customer_id, p)
             got = await tx.leads.claim([p.lead_id for p in once.values()], now)
-            rows = [_invitation_row(p, dealer, d.language, tz, now) for p in once.values() if p.lead_id in got]
+            chosen = [p for p in once.values() if p.lead_id in got]
+            rows = [_invitation_row(p, dealer, d.language, tz, now) for p in chosen]
             await tx.invitations.insert_many(rows)
+            mails = await _mails(cx, tx, dealer, [(invitation_id(p.lead_id), p.customer_id, p.email) for p in chosen])
+            await tx.outbox.enqueue(mails, now)
+        if mails:
+            cx.wake()
         invited += [r["id"] for r in rows]
         if len(found) < BATCH:
             break
     log.info("lost_sales_selected", dealer=dealer, day=str(run_day), invited=len(invited))
     return Selected(dealer, run_day, invited)
+
+
+async def _mails(cx: Context, tx: Any, dealer: str, invited: list[tuple[str, str, str]], reminder: bool = False) -> list[Outbound]:
+    """The invitation mails of (invitation id, customer id, address); a customer who may not be
+    emailed (opted out, bounced to the limit: seed 003) gets none, and the communication list
+    shows why the invitation stays not sent."""
+    if "mail" not in cx.channels or not invited:
+        return []
+    refused = await customers.mail_refusals(tx, [(dealer, c) for _, c, _ in invited], cx.bounce_limit)
+    return [
+        to_mail(Action.MAIL_INVITATION, email, invitation=inv, customer=[dealer, c], **({"reminder": True} if reminder else {}))
+        for inv, c, email in invited
+        if (dealer, c) not in refused
+    ]
+
+
+async def remind(cx: Context, batch: int = 500) -> int:
+    """The one reminder of seed 001: lost-sales invitations sent `reminder_days` ago and not
+    answered (clicked counts as not answered), whose link still works. Claimed in batches."""
+    p = cx.lost_sales
+    if not p.reminder_days or "mail" not in cx.channels:
+        return 0
+    total = 0
+    while True:
+        now = cx.clock.now()
+        async with cx.db.transaction() as tx:
+            claimed = await tx.invitations.claim_reminders(now - timedelta(days=p.reminder_days), now, batch)
+            facts = await tx.customers.mail_facts([(d, c) for _, d, c in claimed])
+            mails: list[Outbound] = []
+            for dealer in sorted({d for _, d, _ in claimed}):
+                mine = [(i, c, facts[(d, c)].email) for i, d, c in claimed if d == dealer and (d, c) in facts and facts[(d, c)].email]
+                mails += await _mails(cx, tx, dealer, mine, reminder=True)
+            await tx.outbox.enqueue(mails, now)
+        if mails:
+            cx.wake()
+        total += len(claimed)
+        if len(claimed) < batch:
+            break
+    if total:
+        log.info("lost_sales_reminded", invitations=total)
+    return total
 
 
 def _invitation_row(p: Any, dealer: str, dealer_language: str | None, tz: Any, now: datetime) -> dict[str, Any]:

@@ -203,8 +203,11 @@ async def _bounce(cx: Context, mail: ParsedReply) -> Verdict:
         if mail.message_id and not await tx.slack.first_time(f"bounce:{mail.message_id}", now):
             return Verdict(Folder.PROCESSED, "bounce counted before")
         reports: list[Outbound] = []
+        failed: list[str] = []
         for address in sorted(set(addresses)):
             await tx.mail.bounced(address, now, b.status, b.diagnostic)
+            # A lost-sales invitation that bounced failed to deliver (seed 000's list shows it).
+            failed += await tx.invitations.fail_sent_to(address, now - timedelta(days=cx.lost_sales.link_days), now)
             row = await tx.mail.address(address)
             if row is not None and row.reported_at is None:
                 reports += await _report(tx, address, row, cx)
@@ -212,7 +215,7 @@ async def _bounce(cx: Context, mail: ParsedReply) -> Verdict:
         await tx.outbox.enqueue(reports, now)
     if reports:
         cx.wake()
-    log.info("mail_bounced", addresses=len(set(addresses)), status=b.status)
+    log.info("mail_bounced", addresses=len(set(addresses)), status=b.status, invitations_failed=len(failed))
     return Verdict(Folder.PROCESSED, f"bounce recorded ({b.status})")
 
 

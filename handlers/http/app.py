@@ -15,7 +15,7 @@ from bot.services.keys import KeyRing
 from handlers.http import complaints
 from handlers.http import detractors
 from handlers.http import intake, invitations, reads, reviews
-from handlers.http import leads
+from handlers.http import leads, survey_page
 from handlers.http.common import ApiState, HttpLimits, RefuseNul, TooLarge, Unauthorized
 from handlers.lead_wire import LeadWire
 from handlers.wire import InvitationWire, ResponseWire
@@ -46,6 +46,7 @@ def create_api(cx: Context, keys: KeyRing, limits: HttpLimits, lifespan: Any = N
     app.include_router(detractors.router)  # the dealer system: activities and customer messages
     app.include_router(complaints.router)
     app.include_router(reviews.router)  # public: no key
+    app.include_router(survey_page.router)  # public: the link's signed token is the key
     app.add_middleware(RefuseNul)
 
     @app.exception_handler(Unauthorized)

@@ -3,16 +3,20 @@ compose with a tagged Reply-To and a VERP envelope sender, send, and remember th
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from bot.domain.clock import Clock
 from bot.domain.contact import mail_refusal
 from bot.domain.detractors import Change
 from bot.domain.errors import PermanentFailure
+from bot.domain.invitations import InvitationStatus
+from bot.domain.lost_sales import LostSalesPolicy
+from bot.domain.tokens import survey_token
 from bot.domain.outbound import Action
 from notifications.email import detractors, render
 from notifications.email.compose import MailIdentity, compose
+from notifications.email.invitations import invitation_mail
 from notifications.email.sender import SmtpSender
 from storage.database import Database, Tx
 from storage.repositories.outbox import OutboxItem
@@ -25,12 +29,17 @@ def _times(n: int) -> str:
 class MailDelivery:
     prefix = "mail."
 
-    def __init__(self, db: Database, clock: Clock, sender: SmtpSender, identity: MailIdentity, bounce_limit: int = 3) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, sender: SmtpSender, identity: MailIdentity, bounce_limit: int = 3,
+        lost_sales: LostSalesPolicy = LostSalesPolicy(), public_url: str = "",
+    ) -> None:
         self.db = db
         self.clock = clock
         self.sender = sender
         self.identity = identity
         self.bounce_limit = bounce_limit
+        self.lost_sales = lost_sales  # the survey link's validity and where it leads
+        self.public_url = public_url
 
     async def prepare(self, tx: Tx, rows: list[OutboxItem]) -> None:
         pass  # each mail reads its alert and the bounce record just before it is sent
@@ -53,6 +62,8 @@ class MailDelivery:
         if action in (Action.MAIL_DETRACTOR_ACTIVITY, Action.MAIL_DETRACTOR_DIGEST):
             mail, purpose = await self._detractor_mail(row, action)
             return await self._send(mail, to, None, None, purpose)
+        if action is Action.MAIL_INVITATION:
+            return await self._invitation(row, to)
         if view is None:
             raise PermanentFailure(f"alert {row.alert_id} no longer exists")
         lang = row.payload.get("lang") or view.dealer_language
@@ -98,6 +109,26 @@ class MailDelivery:
             raise PermanentFailure(f"dealer {p.get('dealer')} no longer exists")
         return detractors.digest_mail(digest, digest.dealer_language), "detractor-digest"
 
+    async def _invitation(self, row: OutboxItem, to: str) -> dict[str, Any]:
+        """A lost-sales invitation or its reminder, with the personal link (signed, valid
+        `link_days` from the first mail: the reminder carries the same link)."""
+        reminder = bool(row.payload.get("reminder"))
+        async with self.db.read() as tx:
+            inv = await tx.invitations.linked(str(row.payload.get("invitation") or ""))
+        if inv is None:
+            raise PermanentFailure(f"invitation {row.payload.get('invitation')} no longer exists")
+        wanted = (InvitationStatus.SENT, InvitationStatus.CLICKED) if reminder else (InvitationStatus.NOT_SENT,)
+        if inv.status not in wanted:
+            raise PermanentFailure(f"invitation {inv.id} is {inv.status}: no {'reminder' if reminder else 'invitation'} is sent")
+        if not (self.public_url or self.lost_sales.survey_url):
+            raise PermanentFailure("CXBOT_PUBLIC_URL is not set: the invitation's link cannot be made")
+        now = self.clock.now()
+        expires = inv.link_expires_at or now + timedelta(days=self.lost_sales.link_days)
+        link = self.lost_sales.link(self.public_url, survey_token(self.identity.secret, inv.id, expires), inv.lang)
+        mail = invitation_mail(inv, link, expires, reminder)
+        receipt = await self._send(mail, to, None, None, "lost-sales-reminder" if reminder else "lost-sales-invitation")
+        return {**receipt, "invitation": inv.id, "expires": expires.isoformat()}
+
     async def _send(self, mail: render.Mail, to: str, alert_id: str | None, in_reply_to: str | None, purpose: str) -> dict[str, Any]:
         composed = compose(mail, to, self.identity, self.clock.now(), alert_id, in_reply_to)
         await self.sender.send(composed.message, composed.envelope_from, [to])
@@ -107,6 +138,8 @@ class MailDelivery:
         for row, receipt in sent:
             await tx.mail.sent(receipt["message_id"], row.alert_id, receipt["to"], receipt["purpose"], now)
             await tx.mail.remember(receipt["to"], receipt["verp_tag"])
+            if receipt.get("invitation"):
+                await tx.invitations.mark_sent(receipt["invitation"], now, datetime.fromisoformat(receipt["expires"]))
 
     async def close(self) -> None:
         await self.sender.close()

@@ -6,18 +6,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import and_, bindparam, func, literal, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.invitations import TIME_COLUMN, InvitationFilter, InvitationRow, InvitationStatus
+from bot.domain.lost_sales import INVITATION_PREFIX, LinkedInvitation
 from bot.domain.values import ANONYMOUS, Survey
-from storage.models import Customer, InvitationRow as Model
+from storage.models import Customer, Dealer, InvitationRow as Model, Lead
 from storage.repositories.base import Repo, chunks
 from storage.repositories.responses import StoredMeanwhile
 
 T = Model.__table__
 C = Customer.__table__
+D = Dealer.__table__
+LD = Lead.__table__
 TIMES = tuple(TIME_COLUMN.values())
+S = InvitationStatus
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,70 @@ class InvitationsRepo(Repo):
         q = self._select().where(T.c.id == id_)
         row = (await self.conn.execute(q)).first()
         return _row(row) if row else None
+
+    # ---- invitations cxbot mails itself (lost sales) ------------------------------------------
+
+    async def linked(self, id_: str) -> LinkedInvitation | None:
+        q = (
+            select(
+                T.c.id, T.c.dealer_code, D.c.name.label("d_name"), D.c.language.label("d_lang"), D.c.time_zone, T.c.customer_id, C.c.name, C.c.email,
+                C.c.anonymized, T.c.language, T.c.status, T.c.sent_at, T.c.link_expires_at, LD.c.requested_at, LD.c.source,
+            )
+            .select_from(
+                T.join(D, D.c.code == T.c.dealer_code)
+                .outerjoin(C, and_(C.c.dealer_code == T.c.dealer_code, C.c.customer_id == T.c.customer_id))
+                .outerjoin(LD, and_(LD.c.id == id_.removeprefix(INVITATION_PREFIX), LD.c.invitation_id == T.c.id))
+            )
+            .where(T.c.id == id_)
+        )
+        r = (await self.conn.execute(q)).first()
+        if r is None:
+            return None
+        return LinkedInvitation(
+            r.id, r.dealer_code, r.d_name, r.d_lang, r.time_zone, r.customer_id, r.name, r.email, bool(r.anonymized), r.language,
+            str(r.status), r.sent_at, r.link_expires_at, r.requested_at, r.source,
+        )
+
+    async def mark_sent(self, id_: str, at: datetime, expires: datetime) -> None:
+        """The invitation mail went out: sent (unless a later status came first) and the link's end."""
+        await self.conn.execute(
+            update(T).where(T.c.id == id_, T.c.status == S.NOT_SENT).values(status=S.SENT, status_at=at, sent_at=at, updated_at=at)
+        )
+        await self.conn.execute(update(T).where(T.c.id == id_, T.c.link_expires_at.is_(None)).values(link_expires_at=expires))
+
+    async def mark_clicked(self, id_: str, at: datetime) -> None:
+        """The link was opened: clicked, if nothing further along (failed, submitted) came first."""
+        await self.conn.execute(
+            update(T)
+            .where(T.c.id == id_, T.c.status.in_([S.NOT_SENT, S.SENT]))
+            .values(status=S.CLICKED, status_at=at, clicked_at=func.coalesce(T.c.clicked_at, at), updated_at=at)
+        )
+
+    async def claim_reminders(self, sent_before: datetime, now: datetime, limit: int) -> list[tuple[str, str, str]]:
+        """(id, dealer, customer id) of lost-sales invitations sent before `sent_before`, not
+        answered, link still valid and not reminded yet, now marked reminded; the outer WHERE is
+        re-checked on rows another replica claimed meanwhile, so each is reminded once."""
+        open_ = and_(
+            T.c.survey == Survey.LOST_SALES, T.c.reminded_at.is_(None), T.c.status.in_([S.SENT, S.CLICKED]),
+            T.c.sent_at < sent_before, T.c.link_expires_at > now,
+        )
+        ids = select(T.c.id).where(open_).order_by(T.c.sent_at, T.c.id).limit(limit).scalar_subquery()
+        stmt = update(T).where(T.c.id.in_(ids), open_).values(reminded_at=now, updated_at=now).returning(T.c.id, T.c.dealer_code, T.c.customer_id)
+        return sorted((r.id, r.dealer_code, r.customer_id) for r in await self.conn.execute(stmt))
+
+    async def fail_sent_to(self, address: str, since: datetime, now: datetime) -> list[str]:
+        """A bounce: the lost-sales invitations mailed (since `since`) to customers at `address`,
+        and neither opened nor answered, become failed."""
+        at_address = exists().where(
+            C.c.dealer_code == T.c.dealer_code, C.c.customer_id == T.c.customer_id, _fold(self.dialect, C.c.email) == address.lower()
+        )
+        stmt = (
+            update(T)
+            .where(T.c.survey == Survey.LOST_SALES, T.c.status == S.SENT, T.c.sent_at >= since, at_address)
+            .values(status=S.FAILED, status_at=now, failed_at=now, updated_at=now)
+            .returning(T.c.id)
+        )
+        return sorted(r.id for r in await self.conn.execute(stmt))
 
     # ---- the communication list ---------------------------------------------------------------
 

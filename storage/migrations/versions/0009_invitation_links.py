@@ -1,0 +1,30 @@
+"""lost-sales invitation links and reminders
+
+Revision ID: 0009
+Revises: 0008
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+import storage.models
+
+revision = '0009'
+down_revision = '0008'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('link_expires_at', storage.models.UtcDateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('reminded_at', storage.models.UtcDateTime(timezone=True), nullable=True))
+        batch_op.create_index('ix_invitations_reminder', ['survey', 'reminded_at', 'sent_at'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('invitations', schema=None) as batch_op:
+        batch_op.drop_index('ix_invitations_reminder')
+        batch_op.drop_column('reminded_at')
+        batch_op.drop_column('link_expires_at')
