@@ -356,7 +356,12 @@ async def lost_sales_select(dealer_codes: tuple[str, ...], run_date: datetime | 
             day = run_date.date() if run_date else cx.clock.now().astimezone(zone_of(await _dealer_zone(cx, code))).date()
             results.append(await lost_sales.select(cx, code, day))
     for r in results:
-        click.echo(f"{r.dealer}: {len(r.invitations)} invited (run day {r.run_day})")
+        if not r.invitations:
+            click.echo(f"{r.dealer}: 0 invited (run day {r.run_day})")
+        elif "mail" in cx.channels:
+            click.echo(f"{r.dealer}: {len(r.invitations)} invited, {r.mailed} invitation mail{'' if r.mailed == 1 else 's'} queued (run day {r.run_day})")
+        else:
+            click.echo(f"{r.dealer}: {len(r.invitations)} invited (run day {r.run_day}); mail is off (no CXBOT_SMTP_HOST), so they wait as not sent")
 
 
 async def _dealer_zone(cx: Context, code: str) -> str:

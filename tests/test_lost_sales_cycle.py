@@ -138,6 +138,8 @@ async def test_the_page_answers_once_raises_the_sales_opportunity_and_refuses_ex
         r = await bot.client.post(path, data={"considering": "no", "contact": "no"})
         assert r.status_code == 410
         assert len(await opportunities(bot)) == 1
+        clock.at = RUN_AT + timedelta(days=8)
+        assert await lost_sales.remind(bot.cx) == 0  # answered: no reminder
 
 
 async def test_an_expired_link_stores_nothing_and_a_bounce_fails_the_invitation(cx, db_url, smtp, mailbox, dovecot, clock, example_dealers) -> None:  # type: ignore[no-untyped-def]
@@ -159,6 +161,25 @@ async def test_an_expired_link_stores_nothing_and_a_bounce_fails_the_invitation(
         assert (await row(bot.cx, "LS-a")).status == "sent"
         page = await invitations.find(bot.cx, SYSTEM, InvitationFilter(status="failed"))
         assert [x.id for x in page.items] == ["LS-b"]
+
+
+async def test_the_cli_run_queues_the_mails_a_running_server_sends(cx, db_url, smtp, clock, example_dealers) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import MAIL_SECRET, REPLY_ADDRESS
+    from tests.mail_support import cli
+
+    env = {
+        "CXBOT_SMTP_HOST": smtp.host, "CXBOT_SMTP_PORT": str(smtp.port), "CXBOT_MAIL_FROM": f"cxbot <{REPLY_ADDRESS}>",
+        "CXBOT_MAIL_SECRET": MAIL_SECRET, "CXBOT_PUBLIC_URL": "https://cx.mazda-importer.example",
+    }
+    async with mail_app(db_url, cx, smtp) as bot:
+        await lost_sales.record_leads(bot.cx, SYSTEM, [lead("a", "anne@example.net"), lead("c", "carl@example.net", email_on=False)])
+        r = await cli(db_url, "lost-sales", "select", "--dealer", "DK-1001", "--date", RUN.isoformat(), **env)
+        assert r.exit_code == 0, r.output
+        assert r.stdout.strip() == "DK-1001: 2 invited, 1 invitation mail queued (run day 2026-11-08)"
+        clock.at = datetime.now(UTC) + timedelta(seconds=1)  # the command ran on the real clock
+        await bot.deliver()  # the server (any replica) sends what the command queued
+        assert [m.rcpt_tos for m in smtp.messages] == [["anne@example.net"]]
+        assert (await row(bot.cx, "LS-a")).status == "sent"
 
 
 def test_public_url_is_required_once_invitations_are_mailed(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,3 +204,15 @@ def test_public_url_is_required_once_invitations_are_mailed(monkeypatch: pytest.
     monkeypatch.setenv("CXBOT_LOST_SALES_SURVEY_URL", "https://survey.example/ls?t={token}")
     monkeypatch.setenv("CXBOT_LOST_SALES_ENABLED", "false")
     assert load_settings().core.public_url is None
+
+
+def test_a_survey_platform_link_carries_the_token_and_language() -> None:
+    from bot.domain.lost_sales import LostSalesPolicy
+
+    token = tokens.survey_token(SECRET, "LS-web 5/1", RUN_AT)
+    platform = LostSalesPolicy(survey_url="https://survey.example/ls?t={token}&lang={lang}")
+    link = platform.link("https://cx.example.com", token, "da")
+    assert link.startswith("https://survey.example/ls?t=") and link.endswith("&lang=da")
+    assert tokens.read_survey_token(SECRET, link.split("t=", 1)[1].split("&")[0]) == ("LS-web 5/1", RUN_AT)
+    assert LostSalesPolicy().link("https://cx.example.com/", token, "da") == f"https://cx.example.com/s/{token}"
+    assert tokens.read_survey_token(b"another secret", token) is None

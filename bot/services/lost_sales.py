@@ -96,6 +96,7 @@ class Selected:
     dealer: str
     run_day: date
     invitations: list[str]
+    mailed: int = 0  # invitation mails queued (the others may not be emailed, or mail is off)
 
 
 async def select(cx: Context, dealer: str, run_day: date) -> Selected:
@@ -109,6 +110,7 @@ async def select(cx: Context, dealer: str, run_day: date) -> Selected:
     tz = zone(d.time_zone)
     w = window(run_day, tz, cx.lost_sales.window_from_days, cx.lost_sales.window_to_days)
     invited: list[str] = []
+    mailed = 0
     after: tuple[datetime, str] | None = None
     while True:
         now = cx.clock.now()
@@ -128,11 +130,12 @@ async def select(cx: Context, dealer: str, run_day: date) -> Selected:
             await tx.outbox.enqueue(mails, now)
         if mails:
             cx.wake()
+        mailed += len(mails)
         invited += [r["id"] for r in rows]
         if len(found) < BATCH:
             break
-    log.info("lost_sales_selected", dealer=dealer, day=str(run_day), invited=len(invited))
-    return Selected(dealer, run_day, invited)
+    log.info("lost_sales_selected", dealer=dealer, day=str(run_day), invited=len(invited), mailed=mailed)
+    return Selected(dealer, run_day, invited, mailed)
 
 
 async def _mails(cx: Context, tx: Any, dealer: str, invited: list[tuple[str, str, str]], reminder: bool = False) -> list[Outbound]:
