@@ -120,6 +120,12 @@ async def test_the_page_answers_once_raises_the_sales_opportunity_and_refuses_ex
             r = await bot.client.post(f"/s/{bad}", data={"considering": "yes", "contact": "yes"})
             assert r.status_code == 404
 
+        # Too much: refused before it is read to the end, nothing stored.
+        r = await bot.client.post(path, data={"considering": "yes", "contact": "yes", "comment": "x" * 70_000})
+        assert r.status_code == 413
+        r = await bot.client.post(path, data={"considering": "yes", "contact": "yes", "comment": "x" * 4_001})
+        assert r.status_code == 422 and "under 4000" in r.text
+
         # Missing answers: the form again with the errors named, nothing stored.
         r = await bot.client.post(path, data={"considering": "yes", "comment": "Hmm"})
         assert r.status_code == 422 and "Vælg venligst Ja eller Nej." in r.text and 'value="yes" id="considering-first" required checked' in r.text

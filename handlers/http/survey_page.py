@@ -27,6 +27,7 @@ HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 }
 PROBLEM_STATUS = {LinkProblem.INVALID: 404, LinkProblem.EXPIRED: 410, LinkProblem.USED: 410}
+MAX_FORM_BYTES = 64 * 1024  # the comment's 4,000 characters, percent-encoded, with room to spare
 EMPTY = {"considering": "", "contact": "", "test_drive": "", "reason": "", "comment": ""}
 
 
@@ -89,12 +90,16 @@ def read_form(body: bytes, t: dict[str, Any]) -> tuple[dict[str, str], dict[str,
 @router.post("/s/{token}", response_class=HTMLResponse)
 async def send(request: Request, token: str) -> HTMLResponse:
     cx = state(request).cx
-    body = await request.body()
     checked = await survey_links.check(cx, token)
     if checked.problem is not None:
         return _problem(request, checked)
     assert checked.invitation is not None
     lang, t = page_words(checked.invitation.lang)
+    body = b""
+    async for chunk in request.stream():  # a public form: read no more than an answer can be
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return _page(413, lang, t=t, heading=t["invalid_title"], message=t["too_long"].format(n=MAX_COMMENT))
     values, errors, given = read_form(body, t)
     if given is None:
         return _form(checked, values, errors, 422)
