@@ -6,6 +6,7 @@
     python bench/lost_sales_selection.py --postgres URL          # another server (a database of its own is created, then dropped)
     python bench/lost_sales_selection.py --breakdown --explain   # time per statement kind; the prospects query's plan
     python bench/lost_sales_selection.py --tracemalloc           # also Python's own peak allocation (slows the run)
+    python bench/lost_sales_selection.py --invitations 200000    # sales/service invitations there before (a live database)
 
 For each database: a fresh, migrated database with the example dealers, then — in a child process,
 so the parent's memory figures are the selection's alone — customers, N leads and M orders written
@@ -14,11 +15,13 @@ minutes) and ANALYZEd as a live database would be. The leads are spread over the
 365 days before the run (so about 1/12 of them fall in the 30-day window); ~80 % private, ~85 % with
 email permission; 1 customer in 10 has two leads, 2 % have no email address and 1 % are anonymized.
 The orders (sales_order / purchase) are for customers with leads, opened from 60 days before to 120
-days after one of their requests.
+days after one of their requests. With `--invitations N`, N sales and service invitations are there
+too when ANALYZE runs (by default the invitations table is empty then, as before a first run, and
+the planners' statistics say so).
 
 Timed: one real `bot.services.lost_sales.due` with the clock at 06:30 on the 8th on every dealer's
 clock, i.e. every dealer selected once (claim in job_runs, prospects in batches of 1000, claim, one
-invitation per customer). Prints leads, orders, invitations created, seconds, prospects/second, the
+invitation per customer, and whatever the service queues with it, e.g. its mail). Prints leads, orders, invitations created, seconds, prospects/second, the
 process RSS before the run and its peak during it (a sampling thread reading /proc/self/status, and
 VmHWM after resetting it via /proc/self/clear_refs where allowed), and checks the invitations
 against the rule computed in Python from the generated data (OK / MISMATCH).
@@ -42,7 +45,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -70,6 +73,7 @@ FROM_DAYS, TO_DAYS = 90, 60  # the LostSalesPolicy defaults, restated for the in
 CUSTOMER_COLUMNS = ("dealer_code", "customer_id", "name", "email", "language", "contact_permissions", "anonymized", "detractor", "created_at", "updated_at")
 LEAD_COLUMNS = ("id", "dealer_code", "customer_id", "requested_at", "source", "private", "email_permission", "content_hash", "created_at")
 ACTIVITY_COLUMNS = ("dealer_code", "customer_id", "type", "reference", "opened_at", "received_at")
+INVITATION_COLUMNS = ("id", "dealer_code", "customer_id", "survey", "purchase_date", "status", "status_at", "created_at", "sent_at", "updated_at")
 
 
 class FixedClock:
@@ -83,9 +87,10 @@ class FixedClock:
 # --- data -------------------------------------------------------------------------------------
 
 
-def generate(n_leads: int, n_orders: int, dealer_zones: list[tuple[str, str]], seed: int = SEED):
-    """(customers, leads, activities, expected invitation ids). Rows are tuples in the *_COLUMNS
-    order; the expected ids follow the rule independently of the service's code."""
+def generate(n_leads: int, n_orders: int, n_invitations: int, dealer_zones: list[tuple[str, str]], seed: int = SEED):
+    """(customers, leads, activities, invitations, expected invitation ids, leads in the window).
+    Rows are tuples in the *_COLUMNS order; the expected ids follow the rule independently of the
+    service's code. The invitations are sales and service ones, sent before: they rule nobody out."""
     rnd = random.Random(seed)
     codes = [c for c, _ in dealer_zones]
     created = NOW - timedelta(days=400)
@@ -133,9 +138,14 @@ def generate(n_leads: int, n_orders: int, dealer_zones: list[tuple[str, str]], s
         kind = "sales_order" if rnd.random() < 0.6 else "purchase"
         activities.append((leads[li][1], leads[li][2], kind, f"{kind[0].upper()}-{k:08d}", opened, opened))
         buys.setdefault(c, []).append(opened)
+    invitations: list[tuple] = []
+    for k in range(n_invitations):
+        c = customers[rnd.randrange(len(customers))]
+        sent = NOW - timedelta(days=rnd.uniform(1, 400))
+        survey = "sales" if rnd.random() < 0.5 else "service"
+        invitations.append((f"{survey[:2].upper()}-{k:08d}", c[0], c[1], survey, (sent - timedelta(days=7)).date(), "sent", sent, sent, sent, sent))
     # The rule, per dealer clock: the earliest qualifying lead of each customer is invited.
     windows = {}
-    run_day = NOW.astimezone(ZoneInfo(dealer_zones[0][1])).date()
     for code, tz in dealer_zones:
         z = ZoneInfo(tz)
         day = NOW.astimezone(z).date()
@@ -158,21 +168,24 @@ def generate(n_leads: int, n_orders: int, dealer_zones: list[tuple[str, str]], s
         if c not in best or key < best[c]:
             best[c] = key
     expected = {"LS-" + lid for _at, lid in best.values()}
-    return customers, leads, activities, expected, in_window, run_day
+    return customers, leads, activities, invitations, expected, in_window
 
 
 def _sqlite_value(v: object) -> object:
     # As SQLAlchemy stores UtcDateTime on SQLite: naive UTC text, always with microseconds.
     if isinstance(v, datetime):
         return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(v, date):
+        return v.isoformat()
     return v
 
 
-def fill_sqlite(path: str, customers: list[tuple], leads: list[tuple], activities: list[tuple]) -> None:
+def fill_sqlite(path: str, customers: list[tuple], leads: list[tuple], activities: list[tuple], invitations: list[tuple]) -> None:
     con = sqlite3.connect(path)
     try:
         with con:
-            for table, cols, rows in (("customers", CUSTOMER_COLUMNS, customers), ("leads", LEAD_COLUMNS, leads), ("activities", ACTIVITY_COLUMNS, activities)):
+            for table, cols, rows in (("customers", CUSTOMER_COLUMNS, customers), ("leads", LEAD_COLUMNS, leads), ("activities", ACTIVITY_COLUMNS, activities),
+                                      ("invitations", INVITATION_COLUMNS, invitations)):
                 marks = ", ".join("?" * len(cols))
                 sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})"
                 for i in range(0, len(rows), 50_000):
@@ -182,7 +195,7 @@ def fill_sqlite(path: str, customers: list[tuple], leads: list[tuple], activitie
         con.close()
 
 
-async def fill_postgres(dsn: str, customers: list[tuple], leads: list[tuple], activities: list[tuple]) -> None:
+async def fill_postgres(dsn: str, customers: list[tuple], leads: list[tuple], activities: list[tuple], invitations: list[tuple]) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(dsn)
@@ -190,27 +203,29 @@ async def fill_postgres(dsn: str, customers: list[tuple], leads: list[tuple], ac
         await conn.copy_records_to_table("customers", records=customers, columns=list(CUSTOMER_COLUMNS))
         await conn.copy_records_to_table("leads", records=leads, columns=list(LEAD_COLUMNS))
         await conn.copy_records_to_table("activities", records=activities, columns=list(ACTIVITY_COLUMNS))
+        if invitations:
+            await conn.copy_records_to_table("invitations", records=invitations, columns=list(INVITATION_COLUMNS))
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
 
 
-def _child(kind: str, target: str, n_leads: int, n_orders: int, dealer_zones: list[tuple[str, str]], out: Any) -> None:
+def _child(kind: str, target: str, n_leads: int, n_orders: int, n_invitations: int, dealer_zones: list[tuple[str, str]], out: Any) -> None:
     """Runs in a spawned process: generate, load, ANALYZE; send back what the parent checks."""
-    customers, leads, activities, expected, in_window, run_day = generate(n_leads, n_orders, dealer_zones)
+    customers, leads, activities, invitations, expected, in_window = generate(n_leads, n_orders, n_invitations, dealer_zones)
     if kind == "sqlite":
-        fill_sqlite(target, customers, leads, activities)
+        fill_sqlite(target, customers, leads, activities, invitations)
     else:
-        asyncio.run(fill_postgres(target, customers, leads, activities))
+        asyncio.run(fill_postgres(target, customers, leads, activities, invitations))
     out.send({"customers": len(customers), "leads": len(leads), "orders": len(activities), "in_window": in_window,
-              "expected": sorted(expected), "run_day": run_day.isoformat()})
+              "other_invitations": len(invitations), "expected": sorted(expected)})
     out.close()
 
 
-def load_data(kind: str, target: str, n_leads: int, n_orders: int, dealer_zones: list[tuple[str, str]]) -> dict[str, Any]:
+def load_data(kind: str, target: str, n_leads: int, n_orders: int, n_invitations: int, dealer_zones: list[tuple[str, str]]) -> dict[str, Any]:
     ctx = multiprocessing.get_context("spawn")
     mine, theirs = ctx.Pipe(duplex=False)
-    p = ctx.Process(target=_child, args=(kind, target, n_leads, n_orders, dealer_zones, theirs))
+    p = ctx.Process(target=_child, args=(kind, target, n_leads, n_orders, n_invitations, dealer_zones, theirs))
     p.start()
     theirs.close()
     try:
@@ -341,7 +356,7 @@ async def measure(db_url: str, kind: str, target: str, n_leads: int, n_orders: i
             zones = [(r.code, r.time_zone) for r in await tx.conn.execute(text("SELECT code, time_zone FROM dealers ORDER BY code"))]
         await db.engine.dispose()
         t = time.perf_counter()
-        data = await asyncio.to_thread(load_data, kind, target, n_leads, n_orders, zones)
+        data = await asyncio.to_thread(load_data, kind, target, n_leads, n_orders, opts.invitations, zones)
         setup = time.perf_counter() - t
         breakdown = Breakdown(db.engine) if opts.breakdown else None
         if opts.tracemalloc:
@@ -419,7 +434,8 @@ def mb(n: int) -> str:
 
 def report(label: str, r: dict[str, Any]) -> None:
     rate = r["invited"] / r["seconds"] if r["seconds"] else 0.0
-    print(f"  {label:<8} {r['leads']:>9,} leads ({r['customers']:,} customers, {r['in_window']:,} in the window), {r['orders']:,} orders  [setup {r['setup']:.0f} s]")
+    others = f", {r['other_invitations']:,} sales/service invitations" if r["other_invitations"] else ""
+    print(f"  {label:<8} {r['leads']:>9,} leads ({r['customers']:,} customers, {r['in_window']:,} in the window), {r['orders']:,} orders{others}  [setup {r['setup']:.0f} s]")
     print(f"  {label:<8} selection: {r['seconds']:7.2f} s for {r['invited']:,} invitations ({rate:,.0f} prospects/s; "
           + ", ".join(f"{d} {n:,}" for d, n in sorted(r["dealers"].items())) + ")")
     mem = f"RSS before {mb(r['rss_before'])}, peak during {mb(r['rss_peak'])} (+{mb(r['rss_peak'] - r['rss_before'])}"
@@ -444,6 +460,8 @@ def main() -> int:
     p.add_argument("--orders", type=int, default=200_000, help="sales orders and purchases (default 200,000)")
     p.add_argument("--only", choices=["sqlite", "postgres"], help="run one database only")
     p.add_argument("--postgres", default=DEFAULT_PG, metavar="URL", help=f"PostgreSQL server (default {DEFAULT_PG})")
+    p.add_argument("--invitations", type=int, default=0, metavar="N",
+                   help="sales/service invitations already there when ANALYZE runs, as in a live database (default 0)")
     p.add_argument("--breakdown", action="store_true", help="time each kind of SQL statement of the run")
     p.add_argument("--explain", action="store_true", help="print the plan of the first prospects query (implies --breakdown)")
     p.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slows the run)")

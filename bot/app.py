@@ -41,10 +41,8 @@ log = structlog.get_logger()
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     db = Database(settings.database_url, pool_size=settings.core.db_pool_size)
-    # A command (`cxbot lost-sales select`) queues only what some replica's `serve` can deliver.
-    channels = frozenset({"slack"} if settings.slack.enabled else set()) | frozenset({"mail"} if settings.smtp.host else set())
     return Context(
-        db=db, rules=settings.rules, clock=clock or SystemClock(), channels=channels, reviews=settings.reviews.policy(),
+        db=db, rules=settings.rules, clock=clock or SystemClock(), reviews=settings.reviews.policy(),
         lost_sales=settings.lost_sales.policy(), public_url=settings.core.public_url or "",
     )
 

@@ -358,10 +358,8 @@ async def lost_sales_select(dealer_codes: tuple[str, ...], run_date: datetime | 
     for r in results:
         if not r.invitations:
             click.echo(f"{r.dealer}: 0 invited (run day {r.run_day})")
-        elif "mail" in cx.channels:
+        else:  # like every command's mail, sent by `serve`
             click.echo(f"{r.dealer}: {len(r.invitations)} invited, {r.mailed} invitation mail{'' if r.mailed == 1 else 's'} queued (run day {r.run_day})")
-        else:
-            click.echo(f"{r.dealer}: {len(r.invitations)} invited (run day {r.run_day}); mail is off (no CXBOT_SMTP_HOST), so they wait as not sent")
 
 
 async def _dealer_zone(cx: Context, code: str) -> str:

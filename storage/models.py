@@ -570,8 +570,13 @@ class InvitationRow(Base):
 
     __table_args__ = (
         ForeignKeyConstraint(["dealer_code", "customer_id"], ["customers.dealer_code", "customers.customer_id"]),
-        # The reminder sweep: sent, not answered, not reminded yet.
-        Index("ix_invitations_reminder", "survey", "reminded_at", "sent_at"),
+        # The reminder sweep: lost-sales invitations not reminded yet, by when they were sent. Partial,
+        # and not led by `survey`, so the selection's "invited before?" keeps ix_invitations_customer.
+        Index(
+            "ix_invitations_reminder", "sent_at",
+            postgresql_where=text("survey = 'lost_sales' AND reminded_at IS NULL"),
+            sqlite_where=text("survey = 'lost_sales' AND reminded_at IS NULL"),
+        ),
         # The communication list, newest first: a dealer's, by status, by date or sent day.
         Index("ix_invitations_dealer_created", "dealer_code", "created_at", "id"),
         Index("ix_invitations_dealer_status_created", "dealer_code", "status", "created_at", "id"),

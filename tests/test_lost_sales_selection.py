@@ -80,7 +80,7 @@ async def test_leads_over_http_orders_as_activities_and_the_cli_run(api, cx: Con
 
     first = await cli(db_url, "lost-sales", "select", "--dealer", "DK-1001", "--date", RUN.isoformat())
     assert first.exit_code == 0, first.output
-    assert first.stdout.strip() == "DK-1001: 1 invited (run day 2026-11-08); mail is off (no CXBOT_SMTP_HOST), so they wait as not sent"
+    assert first.stdout.strip() == "DK-1001: 1 invited, 1 invitation mail queued (run day 2026-11-08)"
     again = await cli(db_url, "lost-sales", "select", "--dealer", "DK-1001", "--date", RUN.isoformat())
     assert again.stdout.strip() == "DK-1001: 0 invited (run day 2026-11-08)"
     listed = await api.get("/api/v1/invitations", params={"dealer_id": "DK-1001", "survey": "lost_sales"})

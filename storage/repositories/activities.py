@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import and_, select
 
 from bot.domain.detractors import ActivityType, ActivityWarning
 from bot.domain.values import ANONYMOUS
 from storage.models import Activity, Customer, Dealer, Response
-from storage.repositories.base import Repo, chunks
+from storage.repositories.base import Repo, chunks, keys_in
 
 T = Activity.__table__
 D = Dealer.__table__
@@ -30,7 +30,7 @@ class ActivitiesRepo(Repo):
         """The stored activities among these (dealer, type, reference) keys."""
         out: dict[Key, Any] = {}
         for part in chunks(sorted(set(keys)), 300):
-            q = select(T).where(tuple_(T.c.dealer_code, T.c.type, T.c.reference).in_(part))
+            q = select(T).where(keys_in((T.c.dealer_code, T.c.type, T.c.reference), part))
             out.update({_key(r): r for r in await self.conn.execute(q)})
         return out
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import and_, bindparam, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, or_, select, update
 
 from bot.domain.status import alert_id
 from bot.domain.values import Alert, Kind, Status
 from storage.models import AlertRow, Counter
-from storage.repositories.base import Repo, chunks
+from storage.repositories.base import Repo, chunks, keys_in
 
 T = AlertRow.__table__
 C = Counter.__table__
@@ -134,7 +134,7 @@ class AlertsRepo(Repo):
             q = select(T).where(
                 T.c.kind == kind,
                 T.c.status != Status.RESOLVED,
-                tuple_(T.c.dealer_code, T.c.customer_id).in_(part),
+                keys_in((T.c.dealer_code, T.c.customer_id), part),
             )
             for row in await self.conn.execute(q):
                 found[(row.dealer_code, row.customer_id)] = to_alert(row)

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import bindparam, case, func, or_, select, tuple_, update
+from sqlalchemy import bindparam, case, func, or_, select, update
 
 from bot.domain.rules import Latest
 from storage.models import Address, Customer, Response
-from storage.repositories.base import Repo, chunks
+from storage.repositories.base import Repo, chunks, keys_in
 
 T = Customer.__table__
 R = Response.__table__
@@ -77,7 +77,7 @@ class CustomersRepo(Repo):
         for part in chunks(sorted(keys)):
             await self.conn.execute(
                 update(R)
-                .where(tuple_(R.c.dealer_code, R.c.customer_id).in_(part))
+                .where(keys_in((R.c.dealer_code, R.c.customer_id), part))
                 .values({c: None for c in RESPONSE_PERSONAL})
             )
 
@@ -85,7 +85,7 @@ class CustomersRepo(Repo):
         out: dict[tuple[str, str], CustomerState] = {}
         cols = (T.c.dealer_code, T.c.customer_id, T.c.latest_response_id, T.c.latest_submitted_at, T.c.latest_nps, T.c.detractor, T.c.detractor_response_id, T.c.anonymized, T.c.detractor_since)
         for part in chunks(list(keys)):
-            q = select(*cols).where(tuple_(T.c.dealer_code, T.c.customer_id).in_(part))
+            q = select(*cols).where(keys_in((T.c.dealer_code, T.c.customer_id), part))
             if self.locks_rows:
                 q = q.with_for_update()
             for r in await self.conn.execute(q):
@@ -175,7 +175,7 @@ class CustomersRepo(Repo):
             q = (
                 select(T.c.dealer_code, T.c.customer_id, T.c.email, T.c.contact_permissions, T.c.anonymized, func.coalesce(A.c.bounces, 0).label("bounces"))
                 .select_from(T.outerjoin(A, A.c.email == func.lower(T.c.email)))
-                .where(tuple_(T.c.dealer_code, T.c.customer_id).in_(part))
+                .where(keys_in((T.c.dealer_code, T.c.customer_id), part))
             )
             out.update({(r.dealer_code, r.customer_id): r for r in await self.conn.execute(q)})
         return out

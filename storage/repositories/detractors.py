@@ -7,12 +7,12 @@ from datetime import date, datetime
 from typing import Any, Sequence
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, or_, select
 
 from bot.domain.dealer_message import DetractorFacts, MessageResult
 from bot.domain.detractors import Change, DetractorDigest, DigestCustomer, digest_entry
 from storage.models import Customer, CustomerMessage, Dealer, Response
-from storage.repositories.base import Repo, chunks
+from storage.repositories.base import Repo, chunks, keys_in
 
 C = Customer.__table__
 M = CustomerMessage.__table__
@@ -28,7 +28,7 @@ class DetractorsRepo(Repo):
         out: dict[Key, str | None] = {}
         for part in chunks(sorted(set(keys))):
             q = select(C.c.dealer_code, C.c.customer_id, C.c.detractor_response_id).where(
-                tuple_(C.c.dealer_code, C.c.customer_id).in_(part), C.c.detractor.is_(True)
+                keys_in((C.c.dealer_code, C.c.customer_id), part), C.c.detractor.is_(True)
             )
             out.update({(r.dealer_code, r.customer_id): r.detractor_response_id for r in await self.conn.execute(q)})
         return out

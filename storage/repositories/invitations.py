@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.invitations import TIME_COLUMN, InvitationFilter, InvitationRow, InvitationStatus
 from bot.domain.lost_sales import INVITATION_PREFIX, LinkedInvitation
 from bot.domain.values import ANONYMOUS, Survey
 from storage.models import Customer, Dealer, InvitationRow as Model, Lead
-from storage.repositories.base import Repo, chunks
+from storage.repositories.base import Repo, chunks, keys_in
 from storage.repositories.responses import StoredMeanwhile
 
 T = Model.__table__
@@ -118,7 +118,7 @@ class InvitationsRepo(Repo):
         """Seed 000: an anonymous answer deletes the customer's purchase or service dates for good."""
         for part in chunks(sorted(keys)):
             await self.conn.execute(
-                update(T).where(tuple_(T.c.dealer_code, T.c.customer_id).in_(part), T.c.purchase_date.is_not(None)).values(purchase_date=None)
+                update(T).where(keys_in((T.c.dealer_code, T.c.customer_id), part), T.c.purchase_date.is_not(None)).values(purchase_date=None)
             )
 
     async def get(self, id_: str) -> InvitationRow | None:

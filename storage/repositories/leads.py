@@ -6,14 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import and_, exists, literal, select, tuple_, update
+from sqlalchemy import and_, exists, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.domain.detractors import ActivityType
 from bot.domain.lost_sales import INVITATION_PREFIX, Window
 from bot.domain.values import Survey
 from storage.models import Activity, Customer, InvitationRow, Lead
-from storage.repositories.base import Repo, chunks
+from storage.repositories.base import Repo, chunks, keys_in
 from storage.repositories.responses import StoredMeanwhile
 
 T = Lead.__table__
@@ -57,7 +57,7 @@ class LeadsRepo(Repo):
         out: dict[tuple[str, str], list[datetime]] = {}
         for part in chunks(sorted(set(keys)), 300):
             q = select(A.c.dealer_code, A.c.customer_id, A.c.opened_at).where(
-                tuple_(A.c.dealer_code, A.c.customer_id).in_(part), A.c.type.in_(BUYS)
+                keys_in((A.c.dealer_code, A.c.customer_id), part), A.c.type.in_(BUYS)
             )
             for r in await self.conn.execute(q):
                 out.setdefault((r.dealer_code, r.customer_id), []).append(r.opened_at)

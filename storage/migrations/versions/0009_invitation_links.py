@@ -14,17 +14,18 @@ revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None
+WHERE = "survey = 'lost_sales' AND reminded_at IS NULL"
 
 
 def upgrade() -> None:
     with op.batch_alter_table('invitations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('link_expires_at', storage.models.UtcDateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('reminded_at', storage.models.UtcDateTime(timezone=True), nullable=True))
-        batch_op.create_index('ix_invitations_reminder', ['survey', 'reminded_at', 'sent_at'], unique=False)
+        batch_op.create_index('ix_invitations_reminder', ['sent_at'], unique=False, postgresql_where=sa.text(WHERE), sqlite_where=sa.text(WHERE))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('invitations', schema=None) as batch_op:
-        batch_op.drop_index('ix_invitations_reminder')
+        batch_op.drop_index('ix_invitations_reminder', postgresql_where=sa.text(WHERE), sqlite_where=sa.text(WHERE))
         batch_op.drop_column('reminded_at')
         batch_op.drop_column('link_expires_at')
