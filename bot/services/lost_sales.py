@@ -119,9 +119,11 @@ async def select(cx: Context, dealer: str, run_day: date) -> Selected:
             if not found:
                 break
             after = (found[-1].requested_at, found[-1].lead_id)
+            before = await tx.leads.invited(dealer, [p.customer_id for p in found])
             once: dict[str, Any] = {}
             for p in found:  # two requests of one customer: one invitation (the earlier request)
-                once.setdefault(p.customer_id, p)
+                if p.customer_id not in before:
+                    once.setdefault(p.customer_id, p)
             got = await tx.leads.claim([p.lead_id for p in once.values()], now)
             chosen = [p for p in once.values() if p.lead_id in got]
             rows = [_invitation_row(p, dealer, d.language, tz, now) for p in chosen]

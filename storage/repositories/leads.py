@@ -64,11 +64,13 @@ class LeadsRepo(Repo):
         return out
 
     async def prospects(self, dealer: str, w: Window, limit: int, after: tuple[datetime, str] | None = None) -> list[Prospect]:
-        """The dealer's leads that bot.domain.lost_sales.is_prospect selects, oldest request first."""
+        """The dealer's leads that bot.domain.lost_sales.is_prospect selects, oldest request first —
+        all but "not invited before", which `invited` answers for the batch: as a correlated NOT
+        EXISTS, PostgreSQL planned it against statistics taken while the invitations table was
+        still small, and re-read all the dealer's invitations for every lead (quadratic in a run)."""
         bought = exists().where(
             A.c.dealer_code == T.c.dealer_code, A.c.customer_id == T.c.customer_id, A.c.type.in_(BUYS), A.c.opened_at >= T.c.requested_at
         )
-        invited = exists().where(I.c.dealer_code == T.c.dealer_code, I.c.customer_id == T.c.customer_id, I.c.survey == Survey.LOST_SALES)
         q = (
             select(T.c.id, T.c.customer_id, T.c.requested_at, C.c.email, C.c.name, C.c.language)
             .select_from(T.join(C, and_(C.c.dealer_code == T.c.dealer_code, C.c.customer_id == T.c.customer_id)))
@@ -82,7 +84,6 @@ class LeadsRepo(Repo):
                 C.c.email.is_not(None),
                 C.c.anonymized.is_(False),
                 ~bought,
-                ~invited,
             )
         )
         if after is not None:
@@ -90,6 +91,14 @@ class LeadsRepo(Repo):
             q = q.where((T.c.requested_at > at) | and_(T.c.requested_at == at, T.c.id > last))
         q = q.order_by(T.c.requested_at, T.c.id).limit(limit)
         return [Prospect(r.id, r.customer_id, r.requested_at, r.email, r.name, r.language) for r in await self.conn.execute(q)]
+
+    async def invited(self, dealer: str, customer_ids: Sequence[str]) -> set[str]:
+        """The customers among these who already had a lost-sales invitation (an index lookup each)."""
+        out: set[str] = set()
+        for part in chunks(sorted(set(customer_ids)), 900):
+            q = select(I.c.customer_id).where(I.c.dealer_code == dealer, I.c.customer_id.in_(part), I.c.survey == Survey.LOST_SALES)
+            out.update(await self.conn.scalars(q))
+        return out
 
     async def claim(self, lead_ids: Sequence[str], now: datetime) -> set[str]:
         """Mark these leads invited unless another run did first; returns the ones this run got.
