@@ -124,6 +124,7 @@ from storage import migrate  # noqa: E402
 from storage.database import Database  # noqa: E402
 from tests.fakes.dovecot import DOVECOT_BINARY, Dovecot, MailUser  # noqa: E402
 from tests.fakes.smtp import FakeSmtp  # noqa: E402
+from pgadmin import pg_execute  # noqa: E402  (bench/pgadmin.py, beside this script)
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 DEALERS_FILE = ROOT / "bot" / "examples" / "dealers.toml"
@@ -1755,15 +1756,6 @@ async def main_async(args: argparse.Namespace, db_url: str, db_label: str, dbnam
         dovecot.stop()
 
 
-async def _pg(dsn: str, statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn, timeout=10)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
 
 def _pg_urls(base: str, name: str) -> tuple[str, str]:
     """(asyncpg DSN of the maintenance database, SQLAlchemy URL of the new database)."""
@@ -1824,7 +1816,7 @@ def run(args: argparse.Namespace) -> int:
         if args.postgres:
             name = f"cxbench_mail_{os.getpid()}_{uuid.uuid4().hex[:6]}"
             admin, db_url = _pg_urls(args.postgres, name)
-            asyncio.run(_pg(admin, f'CREATE DATABASE "{name}"'))
+            asyncio.run(pg_execute(admin, f'CREATE DATABASE "{name}"'))
             pg_drop = (admin, name)
             label = f"PostgreSQL, fresh database {name} (dropped at the end)"
             dbname: str | None = name
@@ -1841,7 +1833,7 @@ def run(args: argparse.Namespace) -> int:
         if pg_drop is not None:
             admin, name = pg_drop
             try:
-                asyncio.run(_pg(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             except Exception as e:  # noqa: BLE001 - a note rather than hiding the result
                 print(f"warning: could not drop database {name}: {e}", file=sys.stderr)
         if args.keep:

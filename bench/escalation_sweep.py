@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from pgadmin import pg_execute  # noqa: E402  (bench/pgadmin.py, beside this script)
 from bot import logs  # noqa: E402
 from bot.domain.clock import SystemClock  # noqa: E402
 from bot.domain.rules import Rules  # noqa: E402
@@ -116,15 +117,6 @@ async def fill_postgres(dsn: str, rows: list[tuple]) -> None:
         await conn.close()
 
 
-async def _pg(dsn: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn, timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
 
 async def measure(db_url: str, fill, n: int, due: int) -> tuple[float, float, int, float]:
     """(sweep seconds, idle sweep seconds, alerts escalated, setup seconds)."""
@@ -172,11 +164,11 @@ def run_postgres(base: str, n: int, due: int) -> tuple[float, float, int, float]
     name = f"cxbench_sweep_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     dsn = url.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
-    asyncio.run(_pg(admin, f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_execute(admin, f'CREATE DATABASE "{name}"'))
     try:
         return asyncio.run(measure(url.set(database=name).render_as_string(hide_password=False), lambda rows: fill_postgres(dsn, rows), n, due))
     finally:
-        asyncio.run(_pg(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def main() -> int:

@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from pgadmin import pg_execute  # bench/pgadmin.py, beside this script
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -285,15 +286,6 @@ def _pg_urls(base: str, name: str) -> tuple[str, str, str]:
     return dsn(url), dsn(new), str(new.render_as_string(hide_password=False))
 
 
-async def _pg(dsn: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn, timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
 
 def start_server(database_url: str, workdir: Path) -> Server:
     key = "bench-" + secrets.token_urlsafe(24)
@@ -435,8 +427,8 @@ def run(args: argparse.Namespace) -> int:
         elif args.postgres:
             name = f"cxbench_{os.getpid()}"
             admin, _, sa_url = _pg_urls(args.postgres, name)
-            asyncio.run(_pg(admin, f'DROP DATABASE IF EXISTS "{name}"'))
-            asyncio.run(_pg(admin, f'CREATE DATABASE "{name}"'))
+            asyncio.run(pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}"'))
+            asyncio.run(pg_execute(admin, f'CREATE DATABASE "{name}"'))
             pg_drop = (admin, name)
             server = start_server(sa_url, workdir)
             server.database = make_url(sa_url).render_as_string(hide_password=True)
@@ -509,7 +501,7 @@ def run(args: argparse.Namespace) -> int:
         if pg_drop is not None:
             admin, name = pg_drop
             try:
-                asyncio.run(_pg(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             except Exception as e:  # leave a note rather than hide the benchmark's own result
                 print(f"warning: could not drop database {name}: {e}", file=sys.stderr)
         if args.keep:

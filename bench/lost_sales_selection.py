@@ -62,6 +62,7 @@ from bot.services import Context, dealers, lost_sales  # noqa: E402
 from handlers.dealer_file import read_dealer_file  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.database import Database  # noqa: E402
+from pgadmin import pg_execute  # noqa: E402  (bench/pgadmin.py, beside this script)
 
 DEALERS_FILE = ROOT / "bot" / "examples" / "dealers.toml"
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -406,26 +407,17 @@ def run_sqlite(n_leads: int, n_orders: int, opts: argparse.Namespace) -> dict[st
         shutil.rmtree(work, ignore_errors=True)
 
 
-async def _pg(dsn: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn, timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
 
 def run_postgres(base: str, n_leads: int, n_orders: int, opts: argparse.Namespace) -> dict[str, Any]:
     url = make_url(base)
     name = f"cxbench_lostsales_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     dsn = url.set(drivername="postgresql", database=name).render_as_string(hide_password=False)
-    asyncio.run(_pg(admin, f'CREATE DATABASE "{name}"'))
+    asyncio.run(pg_execute(admin, f'CREATE DATABASE "{name}"'))
     try:
         return asyncio.run(measure(url.set(database=name).render_as_string(hide_password=False), "postgres", dsn, n_leads, n_orders, opts))
     finally:
-        asyncio.run(_pg(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def mb(n: int) -> str:

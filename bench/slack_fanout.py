@@ -85,6 +85,7 @@ from notifications.slack import ids  # noqa: E402
 from notifications.slack.client import SlackSender  # noqa: E402
 from storage import migrate  # noqa: E402
 from storage.database import Database  # noqa: E402
+from pgadmin import pg_execute  # noqa: E402  (bench/pgadmin.py, beside this script)
 
 DEFAULT_PG = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -325,15 +326,6 @@ def _package(f: str) -> str:
 
 # ---- the database ------------------------------------------------------------------------------
 
-
-async def _pg(dsn: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(dsn, timeout=10)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def _pg_urls(base: str, name: str) -> tuple[str, str]:
@@ -1008,7 +1000,7 @@ def run(args: argparse.Namespace) -> int:
         if args.postgres:
             name = f"cxbench_slack_{os.getpid()}_{uuid.uuid4().hex[:6]}"
             admin, db_url = _pg_urls(args.postgres, name)
-            asyncio.run(_pg(admin, f'CREATE DATABASE "{name}"'))
+            asyncio.run(pg_execute(admin, f'CREATE DATABASE "{name}"'))
             pg_drop = (admin, name)
             label = f"PostgreSQL, fresh database {name} (dropped at the end)"
         else:
@@ -1022,7 +1014,7 @@ def run(args: argparse.Namespace) -> int:
         if pg_drop is not None:
             admin, name = pg_drop
             try:
-                asyncio.run(_pg(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(pg_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             except Exception as e:  # noqa: BLE001 - a note rather than hiding the result
                 print(f"warning: could not drop database {name}: {e}", file=sys.stderr)
         if args.keep:

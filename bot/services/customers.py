@@ -84,13 +84,22 @@ async def verify(cx: Context, actor: Actor, dealer: str, customer_id: str) -> st
     return None
 
 
-async def mail_refusals(tx: Any, keys: Sequence[tuple[str, str]], limit: int) -> dict[tuple[str, str], str]:
-    """Per customer that may not be emailed: why (no address, opted out, over the bounce limit)."""
+async def mail_check(tx: Any, keys: Sequence[tuple[str, str]], limit: int) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], str]]:
+    """(the address of each customer who may be emailed, why each other one may not: no address,
+    opted out, over the bounce limit), from one read of the customers and their bounce records."""
     facts = await tx.customers.mail_facts(keys)
-    out: dict[tuple[str, str], str] = {}
+    mailable: dict[tuple[str, str], str] = {}
+    refused: dict[tuple[str, str], str] = {}
     for key in keys:
         f = facts.get(key)
         why = "unknown customer" if f is None else mail_refusal(None if f.anonymized else f.email, f.contact_permissions, f.bounces, limit)
         if why:
-            out[key] = why
-    return out
+            refused[key] = why
+        else:
+            mailable[key] = f.email
+    return mailable, refused
+
+
+async def mail_refusals(tx: Any, keys: Sequence[tuple[str, str]], limit: int) -> dict[tuple[str, str], str]:
+    """Per customer that may not be emailed: why."""
+    return (await mail_check(tx, keys, limit))[1]

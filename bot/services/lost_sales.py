@@ -128,7 +128,7 @@ async def select(cx: Context, dealer: str, run_day: date) -> Selected:
             chosen = [p for p in once.values() if p.lead_id in got]
             rows = [_invitation_row(p, dealer, d.language, tz, now) for p in chosen]
             await tx.invitations.insert_many(rows)
-            mails = await _mails(cx, tx, dealer, [(invitation_id(p.lead_id), p.customer_id, p.email) for p in chosen])
+            mails = await _mails(cx, tx, [(invitation_id(p.lead_id), dealer, p.customer_id) for p in chosen])
             await tx.outbox.enqueue(mails, now)
         if mails:
             cx.wake()
@@ -140,17 +140,17 @@ async def select(cx: Context, dealer: str, run_day: date) -> Selected:
     return Selected(dealer, run_day, invited, mailed)
 
 
-async def _mails(cx: Context, tx: Any, dealer: str, invited: list[tuple[str, str, str]], reminder: bool = False) -> list[Outbound]:
-    """The invitation mails of (invitation id, customer id, address); a customer who may not be
-    emailed (opted out, bounced to the limit: seed 003) gets none, and the communication list
-    shows why the invitation stays not sent."""
+async def _mails(cx: Context, tx: Any, invited: list[tuple[str, str, str]], reminder: bool = False) -> list[Outbound]:
+    """The invitation mails of (invitation id, dealer, customer id), to the customer's address now;
+    a customer who may not be emailed (opted out, bounced to the limit: seed 003) gets none, and
+    the communication list shows why the invitation stays not sent."""
     if "mail" not in cx.channels or not invited:
         return []
-    refused = await customers.mail_refusals(tx, [(dealer, c) for _, c, _ in invited], cx.bounce_limit)
+    mailable, _ = await customers.mail_check(tx, [(d, c) for _, d, c in invited], cx.bounce_limit)
     return [
-        to_mail(Action.MAIL_INVITATION, email, invitation=inv, customer=[dealer, c], **({"reminder": True} if reminder else {}))
-        for inv, c, email in invited
-        if (dealer, c) not in refused
+        to_mail(Action.MAIL_INVITATION, mailable[(d, c)], invitation=inv, customer=[d, c], **({"reminder": True} if reminder else {}))
+        for inv, d, c in invited
+        if (d, c) in mailable
     ]
 
 
@@ -165,11 +165,7 @@ async def remind(cx: Context, batch: int = 500) -> int:
         now = cx.clock.now()
         async with cx.db.transaction() as tx:
             claimed = await tx.invitations.claim_reminders(now - timedelta(days=p.reminder_days), now, batch)
-            facts = await tx.customers.mail_facts([(d, c) for _, d, c in claimed])
-            mails: list[Outbound] = []
-            for dealer in sorted({d for _, d, _ in claimed}):
-                mine = [(i, c, facts[(d, c)].email) for i, d, c in claimed if d == dealer and (d, c) in facts and facts[(d, c)].email]
-                mails += await _mails(cx, tx, dealer, mine, reminder=True)
+            mails = await _mails(cx, tx, claimed, reminder=True)
             await tx.outbox.enqueue(mails, now)
         if mails:
             cx.wake()

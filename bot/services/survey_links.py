@@ -57,10 +57,10 @@ async def open_link(cx: Context, token: str) -> LinkState:
     return found
 
 
-async def answer(cx: Context, token: str, given: LostSalesAnswer) -> LinkState:
-    """Store the answer as a lost-sales survey response of the invitation's customer. The response
-    id is the invitation id, so the answer is stored once even if the form is sent twice."""
-    found = await check(cx, token)
+async def answer(cx: Context, found: LinkState, given: LostSalesAnswer) -> LinkState:
+    """Store the answer to a link `check` found usable, as a lost-sales survey response of the
+    invitation's customer. The response id is the invitation id, so the answer is stored once even
+    if the form is sent twice."""
     inv = found.invitation
     if found.problem is not None or inv is None:
         return found

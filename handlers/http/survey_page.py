@@ -103,7 +103,7 @@ async def send(request: Request, token: str) -> HTMLResponse:
     values, errors, given = read_form(body, t)
     if given is None:
         return _form(checked, values, errors, 422)
-    done = await survey_links.answer(cx, token, given)
+    done = await survey_links.answer(cx, checked, given)
     if done.problem is not None:
         return _problem(request, done)
     dealer = " ".join(checked.invitation.dealer_name.split())

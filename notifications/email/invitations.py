@@ -48,14 +48,10 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 
 
-def words(lang: str | None) -> dict[str, str]:
-    return TEXTS.get((lang or "en").lower()[:2], TEXTS["en"])
-
-
 def invitation_mail(inv: LinkedInvitation, link: str, expires: datetime, reminder: bool = False) -> Mail:
     """Customer text (the name) is escaped in the HTML by the template's autoescape."""
     code = inv.lang if inv.lang in TEXTS else "en"
-    t = words(code)
+    t = TEXTS[code]
     dealer = " ".join(inv.dealer_name.split())
     subject = t["reminder_subject" if reminder else "subject"].format(dealer=dealer)
     day = expires.astimezone(ZoneInfo(inv.time_zone)).strftime(DAY[code])  # on the dealer's clock
