@@ -18,10 +18,10 @@ WHERE = "survey = 'lost_sales' AND reminded_at IS NULL"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('invitations', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('link_expires_at', storage.models.UtcDateTime(timezone=True), nullable=True))
-        batch_op.add_column(sa.Column('reminded_at', storage.models.UtcDateTime(timezone=True), nullable=True))
-        batch_op.create_index('ix_invitations_reminder', ['sent_at'], unique=False, postgresql_where=sa.text(WHERE), sqlite_where=sa.text(WHERE))
+    # Nullable columns and an index: plain ALTER TABLE on both databases (no batch copy of the table).
+    op.add_column('invitations', sa.Column('link_expires_at', storage.models.UtcDateTime(timezone=True), nullable=True))
+    op.add_column('invitations', sa.Column('reminded_at', storage.models.UtcDateTime(timezone=True), nullable=True))
+    op.create_index('ix_invitations_reminder', 'invitations', ['sent_at'], unique=False, postgresql_where=sa.text(WHERE), sqlite_where=sa.text(WHERE))
 
 
 def downgrade() -> None:
