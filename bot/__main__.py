@@ -1,5 +1,5 @@
 """`python -m bot` is `cxbot`."""
 
-from bot.cli import main
+from bot.entry import main
 
 main()

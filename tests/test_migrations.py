@@ -4,6 +4,8 @@ questions the product asks most are answered by indexes."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -23,6 +25,8 @@ from storage import migrate
 from storage.database import Database
 from storage.models import Base
 from storage.repositories.alerts import AlertFilter
+
+ROOT = Path(__file__).resolve().parent.parent
 
 QUESTION_INDEXES = {
     "alerts": {
@@ -98,6 +102,36 @@ async def test_upgrade_again_changes_nothing(empty_db: Database) -> None:
     assert await schema_diff(empty_db) == []
     async with empty_db.read() as tx:
         assert [d.code for d in await tx.dealers.all()] == ["DK-1001"]
+
+
+def test_head_names_the_newest_migration() -> None:
+    assert migrate.HEAD == migrate.head()
+
+
+async def test_an_older_schema_is_brought_to_head(empty_db: Database) -> None:
+    assert await migrate.upgrade(empty_db, "0008") == (None, "0008")
+
+    assert await migrate.upgrade(empty_db) == ("0008", migrate.HEAD)
+    assert await schema_diff(empty_db) == []
+
+
+def test_a_database_at_head_is_opened_without_loading_alembic(tmp_path: Path) -> None:
+    """Every command opens the database; one already at HEAD must not pay for Alembic's import."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cx.db'}"
+    probe = (
+        "import asyncio, sys\n"
+        "from storage import migrate\n"
+        "from storage.database import Database\n"
+        "async def main():\n"
+        f"    db = Database({url!r})\n"
+        "    print(await migrate.upgrade(db), 'alembic' in sys.modules)\n"
+        "    await db.close()\n"
+        "asyncio.run(main())\n"
+    )
+    run = lambda: subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT)  # noqa: E731
+    first, second = run(), run()
+    assert first.stdout.split() == ["(None,", f"'{migrate.HEAD}')", "True"], first.stderr
+    assert second.stdout.split() == [f"('{migrate.HEAD}',", f"'{migrate.HEAD}')", "False"], second.stderr
 
 
 async def test_test_databases_are_at_head_and_match_the_models(cx: Context, example_dealers: None) -> None:
