@@ -29,6 +29,7 @@ from storage.repositories.reviews import ReviewsRepo
 from storage.repositories.schedule import ScheduleRepo
 from storage.repositories.slack import SlackRepo
 from storage.repositories.views import ViewsRepo
+from storage.sqlite_driver import OneTripDBAPI
 
 
 class DatabaseUnavailable(Exception):
@@ -129,7 +130,7 @@ def _fold(v: Any) -> Any:
 
 
 def _sqlite_engine(url: str, pool_size: int, immediate: bool) -> AsyncEngine:
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60, module=OneTripDBAPI())
 
     @event.listens_for(engine.sync_engine, "connect")
     def _connect(dbapi_conn: Any, _record: Any) -> None:

@@ -1,0 +1,94 @@
+"""The SQLite adapter runs each statement in one trip to aiosqlite's thread and still gives
+SQLAlchemy everything it reads: rows, description, rowcount, lastrowid and the driver's errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from storage.database import Database
+from storage.sqlite_driver import OneTripCursor, OneTripDBAPI
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
+    async with database.transaction() as tx:
+        await tx.conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, n INTEGER)"))
+    yield database
+    await database.close()
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every function aiosqlite runs in its thread, in order."""
+    seen: list[Any] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        seen.append(fn)
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    return seen
+
+
+async def test_both_sqlite_engines_use_the_one_trip_adapter(db: Database) -> None:
+    for engine in (db.engine, db.reader):
+        assert isinstance(engine.dialect.loaded_dbapi, OneTripDBAPI)
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            assert isinstance(raw.dbapi_connection.cursor(), OneTripCursor)  # type: ignore[union-attr]
+
+
+async def test_a_select_is_one_trip_with_its_rows_and_columns(db: Database, trips: list[Any]) -> None:
+    async with db.transaction() as tx:
+        await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('a', 1), ('b', 2), ('c', 3)"))
+    async with db.read() as tx:
+        await tx.conn.execute(text("SELECT 1"))  # the connection's first use may set it up
+        trips.clear()
+        result = await tx.conn.execute(text("SELECT name, n FROM t WHERE n >= :n ORDER BY n"), {"n": 2})
+        assert len(trips) == 1
+        assert list(result.keys()) == ["name", "n"]
+        assert [tuple(r) for r in result] == [("b", 2), ("c", 3)]
+
+
+async def test_writes_report_rowcount_lastrowid_and_returning_rows(db: Database) -> None:
+    async with db.transaction() as tx:
+        inserted = await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('a', 1)"))
+        assert inserted.lastrowid == 1
+        await tx.conn.execute(text("INSERT INTO t (name, n) VALUES (:name, :n)"), [{"name": "b", "n": 2}, {"name": "c", "n": 3}])
+        updated = await tx.conn.execute(text("UPDATE t SET n = n * 10 WHERE n >= 2"))
+        assert updated.rowcount == 2
+        returned = await tx.conn.execute(text("UPDATE t SET n = n + 1 WHERE name = 'a' RETURNING id, n"))
+        assert [tuple(r) for r in returned] == [(1, 2)]
+        nothing = await tx.conn.execute(text("DELETE FROM t WHERE name = 'missing'"))
+        assert nothing.rowcount == 0
+    async with db.read() as tx:
+        assert [tuple(r) for r in await tx.conn.execute(text("SELECT name, n FROM t ORDER BY id"))] == [("a", 2), ("b", 20), ("c", 30)]
+
+
+async def test_driver_errors_surface_as_sqlalchemy_errors_and_roll_back(db: Database) -> None:
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as tx:
+            await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('x', 1)"))
+            await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('x', 2)"))
+    with pytest.raises(OperationalError, match="no such table"):
+        async with db.read() as tx:
+            await tx.conn.execute(text("SELECT * FROM missing"))
+    async with db.read() as tx:
+        assert (await tx.conn.execute(text("SELECT count(*) FROM t"))).scalar() == 0
+
+
+async def test_streamed_results_still_work(db: Database) -> None:
+    async with db.transaction() as tx:
+        await tx.conn.execute(text("INSERT INTO t (name, n) VALUES (:name, :n)"), [{"name": f"r{i}", "n": i} for i in range(250)])
+    async with db.read() as tx:
+        stream = await tx.conn.stream(text("SELECT n FROM t ORDER BY n"))
+        assert [n async for (n,) in stream] == list(range(250))
