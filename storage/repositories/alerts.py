@@ -47,12 +47,14 @@ class AlertFilter:
     open_only: bool = False
 
 
+# Built once (statement and SQLAlchemy's cache key): intake reserves numbers for every kind in every batch.
+_ALLOCATE = update(C).where(C.c.name == bindparam("k_name")).values(value=C.c.value + bindparam("n")).returning(C.c.value)
+
+
 class AlertsRepo(Repo):
     async def allocate_ids(self, kind: Kind, n: int) -> list[str]:
         """Reserve n consecutive numbers for `kind`; the row lock serialises concurrent intakes."""
-        value = await self.conn.scalar(
-            update(C).where(C.c.name == kind.prefix).values(value=C.c.value + n).returning(C.c.value)
-        )
+        value = await self.conn.scalar(_ALLOCATE, {"k_name": kind.prefix, "n": n})
         if value is None:  # counter row missing (a database created before this kind existed)
             await self.conn.execute(self.insert(C).values(name=kind.prefix, value=0).on_conflict_do_nothing())
             return await self.allocate_ids(kind, n)

@@ -39,6 +39,22 @@ class FlagUpdate:
     detractor_since: datetime | None
 
 
+_UPSERTS: dict[str, Any] = {}  # the customers upsert, per dialect (CustomersRepo._upsert)
+_SET_FLAGS = (
+    update(T)
+    .where(T.c.dealer_code == bindparam("k_dealer"), T.c.customer_id == bindparam("k_customer"))
+    .values(
+        latest_response_id=bindparam("v_latest_id"),
+        latest_submitted_at=bindparam("v_latest_at"),
+        latest_nps=bindparam("v_latest_nps"),
+        detractor=bindparam("v_detractor"),
+        detractor_response_id=bindparam("v_detractor_id"),
+        detractor_since=bindparam("v_detractor_since"),
+        updated_at=bindparam("v_now"),
+    )
+)
+
+
 class CustomersRepo(Repo):
     async def upsert_many(self, rows: Sequence[dict[str, Any]], now: datetime) -> None:
         """Insert or update customers. A field the response leaves out keeps its stored value; an
@@ -50,6 +66,13 @@ class CustomersRepo(Repo):
             await self.conn.execute(self._upsert(), [{**r, "created_at": now, "updated_at": now} for r in ordered])
 
     def _upsert(self) -> Any:
+        # Built once per dialect: SQLAlchemy then also keeps its cache key (a walk of all ~30 SET
+        # expressions) instead of building both again for every batch.
+        if self.dialect not in _UPSERTS:
+            _UPSERTS[self.dialect] = self._build_upsert()
+        return _UPSERTS[self.dialect]
+
+    def _build_upsert(self) -> Any:
         stmt = self.insert(T)
         ex = stmt.excluded
         anonymized = or_(T.c.anonymized, ex.anonymized)
@@ -97,23 +120,11 @@ class CustomersRepo(Repo):
     async def set_flags(self, changes: Sequence[FlagUpdate], now: datetime) -> None:
         if not changes:
             return
-        stmt = (
-            update(T)
-            .where(T.c.dealer_code == bindparam("k_dealer"), T.c.customer_id == bindparam("k_customer"))
-            .values(
-                latest_response_id=bindparam("v_latest_id"),
-                latest_submitted_at=bindparam("v_latest_at"),
-                latest_nps=bindparam("v_latest_nps"),
-                detractor=bindparam("v_detractor"),
-                detractor_response_id=bindparam("v_detractor_id"),
-                detractor_since=bindparam("v_detractor_since"),
-                updated_at=now,
-            )
-        )
         await self.conn.execute(
-            stmt,
+            _SET_FLAGS,
             [
                 {
+                    "v_now": now,
                     "k_dealer": c.key[0],
                     "k_customer": c.key[1],
                     "v_latest_id": c.latest.response_id,
