@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any, Iterable, Sequence
 
 from bot.domain import rules as R
-from bot.domain.escalation import WALL, schedule
+from bot.domain.escalation import WALL, Schedule, schedule
 from bot.domain.errors import Conflict, InvalidInput, Problem
 from bot.domain.status import system_close
 from bot.domain.values import SYSTEM, Actor, Alert, CustomerIn, HistoryEntry, HistoryEvent, Kind, Status, Survey, SurveyResponse
@@ -172,13 +172,16 @@ async def open_alerts(cx: Context, tx: Tx, wanted: Sequence[Opening], now: datet
     alerts: list[Alert] = []
     history: list[HistoryEntry] = []
     calendars = await tx.dealers.calendars(sorted({w.dealer for w in wanted})) if wanted else {}
+    schedules: dict[tuple[Kind, str], Schedule] = {}  # one `now` for the batch: the times depend only on kind and dealer
     for kind in Kind:
         batch = [w for w in wanted if w.kind is kind]
         if not batch:
             continue
         ids = await tx.alerts.allocate_ids(kind, len(batch))
         for id_, w in zip(ids, batch):
-            times = schedule(kind, now, cx.rules, calendars.get(w.dealer, WALL))
+            times = schedules.get((kind, w.dealer))
+            if times is None:
+                times = schedules[kind, w.dealer] = schedule(kind, now, cx.rules, calendars.get(w.dealer, WALL))
             alerts.append(
                 Alert(
                     id_, kind, w.dealer, w.customer_id, w.response_id, Status.NEW, now, times.due_at,
