@@ -3,7 +3,9 @@ claim their rows (escalations, reminders) or their run (`job_runs`) before doing
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime, time
 
 import structlog
@@ -53,43 +55,38 @@ class Jobs:
         if self.scheduler.running:
             self.scheduler.shutdown(wait=False)
 
-    async def sweep(self) -> None:
+    async def _run(self, job: str, work: Awaitable[None]) -> None:
+        """One run of a job. A failure is logged once and the next interval tries again. A run cut
+        short because cxbot is stopping ends quietly: its transaction rolled back, and the next
+        start (or another replica) does the work."""
         try:
-            await escalation.sweep(self.cx)
-        except Exception:  # logged once here; the next interval tries again
-            log.exception("job_failed", job="sweep")
+            await work
+        except asyncio.CancelledError:
+            if self.scheduler.running:
+                raise
+            log.info("job_stopped", job=job)
+        except Exception:
+            log.exception("job_failed", job=job)
+
+    async def sweep(self) -> None:
+        await self._run("sweep", escalation.sweep(self.cx))
 
     async def publish_reviews(self) -> None:
-        try:
-            await reviews.publish_due(self.cx)
-        except Exception:  # logged once here; the next interval tries again
-            log.exception("job_failed", job="reviews")
+        await self._run("reviews", reviews.publish_due(self.cx))
 
     async def digests(self) -> None:
         assert self.digest_at is not None
         day, clock = self.digest_at
         hour, minute = (int(x) for x in clock.split(":"))
-        try:
-            await digest.weekly(self.cx, self.owner, DAYS.index(day), time(hour, minute))
-        except Exception:
-            log.exception("job_failed", job="digests")
+        await self._run("digests", digest.weekly(self.cx, self.owner, DAYS.index(day), time(hour, minute)))
 
     async def detractor_digests(self) -> None:
         assert self.detractor_digest_at is not None
         hour, minute = (int(x) for x in self.detractor_digest_at.split(":"))
-        try:
-            await detractor_digest.daily(self.cx, self.owner, time(hour, minute))
-        except Exception:
-            log.exception("job_failed", job="detractor_digests")
+        await self._run("detractor_digests", detractor_digest.daily(self.cx, self.owner, time(hour, minute)))
 
     async def lost_sales_selection(self) -> None:
-        try:
-            await lost_sales.due(self.cx, self.owner)
-        except Exception:
-            log.exception("job_failed", job="lost_sales")
+        await self._run("lost_sales", lost_sales.due(self.cx, self.owner))
 
     async def lost_sales_reminders(self) -> None:
-        try:
-            await lost_sales.remind(self.cx)
-        except Exception:
-            log.exception("job_failed", job="lost_sales_reminders")
+        await self._run("lost_sales_reminders", lost_sales.remind(self.cx))
