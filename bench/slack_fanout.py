@@ -8,7 +8,7 @@ and signed button clicks → /slack/events → views.open.
     python bench/slack_fanout.py --clicks 0             # skip the button part
     python bench/slack_fanout.py --profile /tmp/sf      # cProfile (CPU timer) the unpaced dispatch and the clicks
     python bench/slack_fanout.py --spy /tmp/sf.raw      # py-spy the unpaced dispatch (all threads; pip install py-spy)
-    python bench/slack_fanout.py --click-rate 20        # clicks sent open loop at 20/s instead of closed loop
+    python bench/slack_fanout.py --click-rate 0         # clicks closed loop (a saturation test) instead of open loop at 20/s
     python bench/slack_fanout.py --pacing none          # only the clicks
     python bench/slack_fanout.py --live --pacing off    # intake and dispatcher at the same time (latency as in `serve`)
     python bench/slack_fanout.py --try-bolt-session     # experiment: bolt's Web API client gets one shared HTTP session
@@ -24,9 +24,12 @@ What runs where:
   CPU is not the dispatcher's. Its recorded calls (with `at` = time.monotonic() on arrival; one clock
   for every process on Linux) are read through its control API at the end of each part.
 - another process (default; `--click-client inline` keeps it here): the httpx client that sends the
-  signed clicks, so the app's CPU per click is the app's alone. Clicks go closed loop over
-  --click-connections connections (the next as soon as the last was answered: a saturation test,
-  since bolt answers before its listener's work is done) or open loop at --click-rate per second.
+  signed clicks, so the app's CPU per click is the app's alone. Clicks go open loop at --click-rate
+  per second (default 20: a busy hour for hundreds of dealers is far below that), or with
+  --click-rate 0 closed loop over --click-connections connections (the next as soon as the last was
+  answered). Closed loop is a saturation test: bolt answers before its listener's work is done, so
+  clicks arrive faster than the listeners finish and views.open then measures the backlog's wait;
+  it gives the app's capacity in clicks/s, and the latency goals are read open loop.
 
 Latency "creation → received" is from the commit of the alert's intake batch to the fake receiving
 its chat.postMessage (matched by the alert id in the message text). In the default backlog mode every
@@ -873,7 +876,11 @@ def report_clicks(r: ClickResult, args: argparse.Namespace) -> None:
     print(f"           {how}; client in {'a process of its own' if args.click_client == 'process' else 'the bench process'}; after {args.click_connections * 5} warm-up clicks")
     print(f"    answers             : {dict(r.statuses)}   {r.n / r.elapsed_s:.0f} clicks/s ({r.elapsed_s:.2f} s until the last views.open)")
     print(f"    send → HTTP answer  : {ms(r.answer)}    goal p99 <= {GOALS['answer_p99_ms']:.0f} ms: {goal(percentile(r.answer, 99) * 1e3 <= GOALS['answer_p99_ms'])}")
-    print(f"    send → views.open   : {ms(r.modal)}    goal p99 <= {GOALS['modal_p99_ms']:.0f} ms: {goal(percentile(r.modal, 99) * 1e3 <= GOALS['modal_p99_ms'])}")
+    if args.click_rate:
+        print(f"    send → views.open   : {ms(r.modal)}    goal p99 <= {GOALS['modal_p99_ms']:.0f} ms: {goal(percentile(r.modal, 99) * 1e3 <= GOALS['modal_p99_ms'])}")
+    else:
+        print(f"    send → views.open   : {ms(r.modal)}    (closed loop: the wait behind a backlog of listeners; the goal is read open loop)")
+        print(f"    capacity            : {r.n / r.elapsed_s:.0f} clicks/s with every views.open made (at {r.cpu_s / r.n * 1e3:.1f} ms of app CPU per click)")
     if args.try_bolt_session:
         print("    EXPERIMENT          : bolt's client was given one shared aiohttp session by the bench (--try-bolt-session)")
     print(f"    answer → views.open : {ms(r.after_ack)}    (the listener's work after bolt's ack: alerts.view, then views.open)")
@@ -907,7 +914,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--click-alerts", type=int, default=200, help="alerts whose cards are clicked (default 200, one per dealer)")
     p.add_argument("--click-client", choices=["process", "inline"], default="process", help="send the clicks from a process of its own (default) or from the bench's own event loop")
     p.add_argument("--try-bolt-session", action="store_true", help="experiment: give bolt's Web API client one shared aiohttp session (the app does not yet)")
-    p.add_argument("--click-rate", type=float, default=0.0, help="send the clicks open loop at this rate (clicks/s) instead of closed loop")
+    p.add_argument("--click-rate", type=float, default=20.0, help="send the clicks open loop at this rate (clicks/s; default 20); 0: closed loop, a saturation test")
     p.add_argument("--profile", metavar="PREFIX", help="cProfile (CPU timer) the unpaced dispatch and the clicks into PREFIX-fanout.prof / PREFIX-clicks.prof and print summaries")
     p.add_argument("--spy", metavar="FILE", help="py-spy (all threads, CPU samples) the unpaced dispatch into FILE (raw) and print a summary")
     p.add_argument("--spy-native", action="store_true", help="with --spy: include native frames (SQLite, fsync)")

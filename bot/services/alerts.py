@@ -109,9 +109,9 @@ async def view(cx: Context, ref: str, actor: Actor) -> AlertView:
     alert_id = normal_alert_id(ref)
     async with cx.db.read() as tx:
         actor = await access.resolve(tx, actor)
-        await _visible(tx, alert_id, actor)
-        found = await tx.views.alert_view(alert_id)
-    assert found is not None
+        found = await tx.views.alert_view(alert_id)  # the view holds the alert: no separate read of it
+    if found is None or not actor.may_see(found.alert.dealer):
+        raise UnknownAlert(alert_id)  # never confirm that another dealer's alert exists
     return found
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, union, update
 
 from bot.domain.values import Kind, Role
 from storage.models import Dealer, EscalationTarget, Grant, Person, Route, SlackIdentity
@@ -17,6 +17,14 @@ ET = EscalationTarget.__table__
 P = Person.__table__
 G = Grant.__table__
 S = SlackIdentity.__table__
+
+# Who a Slack user is and what they are granted: every click and command asks, so one query, built once.
+_BY_SLACK = (
+    select(P, G.c.dealer_code.label("g_dealer"), G.c.role.label("g_role"))
+    .join(S, S.c.person_id == P.c.id)
+    .outerjoin(G, G.c.person_id == P.c.id)
+    .where(S.c.team_id == bindparam("team"), S.c.user_id == bindparam("user"))
+)
 
 DEALER_FIELDS = ("name", "brand", "region", "type", "time_zone", "language")
 
@@ -182,11 +190,11 @@ class PeopleRepo(Repo):
             )
 
     async def by_slack(self, team_id: str, user_id: str) -> tuple[Any, dict[str, Role]] | None:
-        q = select(P).join(S, S.c.person_id == P.c.id).where(S.c.team_id == team_id, S.c.user_id == user_id)
-        person = (await self.conn.execute(q)).first()
-        if person is None:
+        """The person with this Slack identity and their grants, in one query (a row per grant)."""
+        rows = list(await self.conn.execute(_BY_SLACK, {"team": team_id, "user": user_id}))
+        if not rows:
             return None
-        return person, await self.grants(person.id)
+        return rows[0], {r.g_dealer: Role(r.g_role) for r in rows if r.g_dealer is not None}
 
     async def names(self, ids: Sequence[int]) -> dict[int, str]:
         if not ids:
@@ -202,12 +210,14 @@ class PeopleRepo(Repo):
 
 
 async def _dealer_teams(conn: Any, codes: Sequence[str] | None) -> dict[str, set[str]]:
-    """The Slack workspaces each dealer's routing names (routes and escalation targets)."""
-    out: dict[str, set[str]] = {}
+    """The Slack workspaces each dealer's routing names (routes and escalation targets), in one query."""
+    parts = []
     for table in (RT, ET):
-        q = select(table.c.dealer_code, table.c.slack_team).where(table.c.slack_team.is_not(None)).distinct()
+        q = select(table.c.dealer_code, table.c.slack_team).where(table.c.slack_team.is_not(None))
         if codes is not None:
             q = q.where(table.c.dealer_code.in_(sorted(codes)))
-        for code, team in await conn.execute(q):
-            out.setdefault(code, set()).add(team)
+        parts.append(q)
+    out: dict[str, set[str]] = {}
+    for code, team in await conn.execute(union(*parts)):  # UNION: each (dealer, team) once
+        out.setdefault(code, set()).add(team)
     return out
