@@ -73,6 +73,12 @@ class Runtime:
     reader: MailboxReader | None = None
 
 
+def configured_channels(settings: Settings) -> frozenset[str]:
+    """The outbound channels `serve` delivers on with these settings: Slack with a bot token or an
+    OAuth app, mail with an SMTP host. Nothing is queued for the others."""
+    return frozenset(c for c, on in (("slack", slack_config(settings).enabled), ("mail", bool(settings.smtp.host))) if on)
+
+
 def slack_config(settings: Settings) -> SlackConfig:
     s = settings.slack
     secret = lambda v: v.get_secret_value() if v is not None else None  # noqa: E731
@@ -121,7 +127,8 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
             poll_seconds=o.poll_seconds,
         ),
     )
-    channels = frozenset(d.prefix.rstrip(".") for d in deliveries)
+    channels = configured_channels(settings)
+    assert channels == frozenset(d.prefix.rstrip(".") for d in deliveries)
     m = settings.mail
     cx = dataclasses.replace(
         cx,

@@ -963,4 +963,7 @@ async def demo() -> None:
     """Load the example dealers, feed sample responses and show the alerts they raise."""
     s = settings()
     async with opened(s) as cx:
+        # Messages only for the channels this machine has set up, as `serve` decides: on a fresh
+        # machine nothing waits in the outbox for a server that could only mark it failed.
+        cx = dataclasses.replace(cx, channels=app.configured_channels(s))
         await sample.run(cx, s, click.echo)

@@ -477,6 +477,10 @@ def test_demo_on_an_empty_database_shows_the_alerts_and_how_to_start_the_server(
     stored = alerts_json(db_url)
     assert {a["id"] for a in stored} == {i for i, _, _ in raised}
 
+    # Nothing configured to send with: nothing waits in the outbox for `serve` to mark failed.
+    pending = lines(ok(db_url, "outbox", "list", "--status", "pending").stdout)
+    assert len(pending) == 1 and "pending" not in pending[0], pending  # the counts line, no rows
+
     second = ok(db_url, "demo")
     assert "raised for" not in second.stdout
     assert "already fed by an earlier demo run" in second.stdout
