@@ -38,10 +38,10 @@ async def test_stopping_while_a_job_waits_for_the_database_is_quiet(
 
 
 async def test_a_failing_run_is_logged_once_and_the_job_keeps_its_schedule(cx: Context, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    unreachable = Database(f"sqlite+aiosqlite:///{tmp_path / 'no such folder' / 'cx.db'}")  # every call fails
-    jobs = Jobs(dataclasses.replace(cx, db=unreachable), 60, None, None)
+    unmigrated = Database(f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}")  # no tables: every query fails
+    jobs = Jobs(dataclasses.replace(cx, db=unmigrated), 60, None, None)
     await jobs.sweep()  # returns: the scheduler keeps the job for its next interval
-    await unreachable.close()
+    await unmigrated.close()
     printed = capsys.readouterr()
     logged = printed.out + printed.err
     assert logged.count("job_failed") == 1 and "job=sweep" in logged
