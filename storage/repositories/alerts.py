@@ -11,7 +11,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from bot.domain.status import alert_id
 from bot.domain.values import Alert, Kind, Status
 from storage.models import AlertRow, Counter
-from storage.repositories.base import Repo, chunks, keys_in
+from storage.repositories.base import KeyQuery, Repo, chunks
 
 T = AlertRow.__table__
 C = Counter.__table__
@@ -49,6 +49,11 @@ class AlertFilter:
 
 # Built once (statement and SQLAlchemy's cache key): intake reserves numbers for every kind in every batch.
 _ALLOCATE = update(C).where(C.c.name == bindparam("k_name")).values(value=C.c.value + bindparam("n")).returning(C.c.value)
+
+
+_OPEN_FOR = KeyQuery(
+    (T.c.dealer_code, T.c.customer_id), lambda match: select(T).where(T.c.kind == bindparam("kind"), T.c.status != Status.RESOLVED, match)
+)
 
 
 class AlertsRepo(Repo):
@@ -133,12 +138,7 @@ class AlertsRepo(Repo):
         """The open (new or ongoing) alert of `kind` per customer, if any."""
         found: dict[tuple[str, str], Alert] = {}
         for part in chunks(list(keys)):
-            q = select(T).where(
-                T.c.kind == kind,
-                T.c.status != Status.RESOLVED,
-                keys_in((T.c.dealer_code, T.c.customer_id), part),
-            )
-            for row in await self.conn.execute(q):
+            for row in await self.conn.execute(*_OPEN_FOR(part, kind=kind)):
                 found[(row.dealer_code, row.customer_id)] = to_alert(row)
         return found
 

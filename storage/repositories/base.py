@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Table, and_, false, or_
+from sqlalchemy import Table, and_, bindparam, false, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,15 +16,48 @@ def chunks(rows: list[Any], size: int = CHUNK) -> list[list[Any]]:
     return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
-def keys_in(cols: Sequence[Any], keys: Iterable[Sequence[Any]]) -> Any:
-    """`(a, b) IN keys`, written as `a = ? AND b IN (…) OR …` per distinct prefix: SQLite scans the
-    whole table for a row-value IN list, but searches the index for this (PostgreSQL does both well)."""
+def _groups(keys: Iterable[Sequence[Any]]) -> list[tuple[tuple[Any, ...], list[Any]]]:
     groups: dict[tuple[Any, ...], set[Any]] = {}
     for k in keys:
         groups.setdefault(tuple(k[:-1]), set()).add(k[-1])
+    return [(prefix, sorted(last)) for prefix, last in sorted(groups.items())]
+
+
+def keys_in(cols: Sequence[Any], keys: Iterable[Sequence[Any]]) -> Any:
+    """`(a, b) IN keys`, written as `a = ? AND b IN (…) OR …` per distinct prefix: SQLite scans the
+    whole table for a row-value IN list, but searches the index for this (PostgreSQL does both well)."""
+    groups = _groups(keys)
     if not groups:
         return false()
-    return or_(*(and_(*(c == v for c, v in zip(cols[:-1], prefix)), cols[-1].in_(sorted(last))) for prefix, last in sorted(groups.items())))
+    return or_(*(and_(*(c == v for c, v in zip(cols[:-1], prefix)), cols[-1].in_(last)) for prefix, last in groups))
+
+
+class KeyQuery:
+    """A statement filtered by `keys_in`, built once per number of distinct prefixes with the keys
+    bound as parameters: SQLAlchemy then neither rebuilds it nor walks it for its cache key on each
+    call (intake asks three of these per batch). `build` gets the filter and returns the statement."""
+
+    def __init__(self, cols: Sequence[Any], build: Callable[[Any], Any]) -> None:
+        self.cols = cols
+        self.build = build
+        self._built: dict[int, Any] = {}
+
+    def __call__(self, keys: Iterable[Sequence[Any]], **params: Any) -> tuple[Any, dict[str, Any]]:
+        """The statement for these keys, and its parameters (with `params` for the rest of it)."""
+        groups = _groups(keys)
+        stmt = self._built.get(len(groups))
+        if stmt is None:
+            stmt = self._built[len(groups)] = self.build(self._filter(len(groups)))
+        for i, (prefix, last) in enumerate(groups):
+            params.update({f"kp{i}_{j}": v for j, v in enumerate(prefix)})
+            params[f"kv{i}"] = last
+        return stmt, params
+
+    def _filter(self, n: int) -> Any:
+        if n == 0:
+            return false()
+        *prefix, last = self.cols
+        return or_(*(and_(*(c == bindparam(f"kp{i}_{j}") for j, c in enumerate(prefix)), last.in_(bindparam(f"kv{i}", expanding=True))) for i in range(n)))
 
 
 class Repo:

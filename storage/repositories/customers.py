@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, case, func, or_, select, update
 
 from bot.domain.rules import Latest
 from storage.models import Address, Customer, Response
-from storage.repositories.base import Repo, chunks, keys_in
+from storage.repositories.base import KeyQuery, Repo, chunks, keys_in
 
 T = Customer.__table__
 R = Response.__table__
@@ -39,6 +39,9 @@ class FlagUpdate:
     detractor_since: datetime | None
 
 
+_STATE_COLS = (T.c.dealer_code, T.c.customer_id, T.c.latest_response_id, T.c.latest_submitted_at, T.c.latest_nps, T.c.detractor, T.c.detractor_response_id, T.c.anonymized, T.c.detractor_since)
+_STATES = KeyQuery((T.c.dealer_code, T.c.customer_id), lambda match: select(*_STATE_COLS).where(match))
+_STATES_LOCKED = KeyQuery((T.c.dealer_code, T.c.customer_id), lambda match: select(*_STATE_COLS).where(match).with_for_update())
 _UPSERTS: dict[str, Any] = {}  # the customers upsert, per dialect (CustomersRepo._upsert)
 _SET_FLAGS = (
     update(T)
@@ -106,12 +109,8 @@ class CustomersRepo(Repo):
 
     async def states(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CustomerState]:
         out: dict[tuple[str, str], CustomerState] = {}
-        cols = (T.c.dealer_code, T.c.customer_id, T.c.latest_response_id, T.c.latest_submitted_at, T.c.latest_nps, T.c.detractor, T.c.detractor_response_id, T.c.anonymized, T.c.detractor_since)
         for part in chunks(list(keys)):
-            q = select(*cols).where(keys_in((T.c.dealer_code, T.c.customer_id), part))
-            if self.locks_rows:
-                q = q.with_for_update()
-            for r in await self.conn.execute(q):
+            for r in await self.conn.execute(*(_STATES_LOCKED if self.locks_rows else _STATES)(part)):
                 latest = Latest(r.latest_response_id, r.latest_submitted_at, r.latest_nps) if r.latest_response_id else None
                 key = (r.dealer_code, r.customer_id)
                 out[key] = CustomerState(key, latest, r.detractor, r.detractor_response_id, r.anonymized, r.detractor_since)

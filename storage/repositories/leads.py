@@ -13,7 +13,7 @@ from bot.domain.detractors import ActivityType
 from bot.domain.lost_sales import INVITATION_PREFIX, Window
 from bot.domain.values import Survey
 from storage.models import Activity, Customer, InvitationRow, Lead
-from storage.repositories.base import Repo, chunks, keys_in
+from storage.repositories.base import KeyQuery, Repo, chunks
 from storage.repositories.responses import StoredMeanwhile
 
 T = Lead.__table__
@@ -21,6 +21,8 @@ C = Customer.__table__
 A = Activity.__table__
 I = InvitationRow.__table__
 BUYS = sorted(t.value for t in ActivityType if t.buys)
+# Orders and purchases of a batch's customers: every intake batch with lost-sales answers asks.
+_BUYS = KeyQuery((A.c.dealer_code, A.c.customer_id), lambda match: select(A.c.dealer_code, A.c.customer_id, A.c.opened_at).where(match, A.c.type.in_(BUYS)))
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,7 @@ class LeadsRepo(Repo):
         query per chunk of customers (the Sales Opportunity rule of an intake batch)."""
         out: dict[tuple[str, str], list[datetime]] = {}
         for part in chunks(sorted(set(keys)), 300):
-            q = select(A.c.dealer_code, A.c.customer_id, A.c.opened_at).where(
-                keys_in((A.c.dealer_code, A.c.customer_id), part), A.c.type.in_(BUYS)
-            )
-            for r in await self.conn.execute(q):
+            for r in await self.conn.execute(*_BUYS(part)):
                 out.setdefault((r.dealer_code, r.customer_id), []).append(r.opened_at)
         return out
 
