@@ -20,6 +20,9 @@ class DealerRules:
     detractor_max_nps: int | None = None
 
 
+NO_OVERRIDES = DealerRules()  # a dealer the rules file does not name (asked several times per response)
+
+
 @dataclass(frozen=True)
 class KindRules:
     due: timedelta | None
@@ -51,7 +54,7 @@ class Rules:
     status_words: StatusWords = field(default_factory=StatusWords.default)  # shared by Slack and email
 
     def _dealer(self, dealer: str) -> DealerRules:
-        return self.dealers.get(dealer) or DealerRules()
+        return self.dealers.get(dealer) or NO_OVERRIDES
 
     def detractor_max(self, dealer: str) -> int:
         own = self._dealer(dealer).detractor_max_nps
