@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+# Loggers whose own level slack_sdk and slack_bolt test before formatting a debug line (see configure).
+SLACK_LOGGERS = ("slack_bolt", "slack_sdk.web.async_base_client", "slack_sdk.web.base_client", "slack_sdk.web.async_slack_response")
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
@@ -37,5 +39,3 @@ def configure(level: str = "info", fmt: str = "console") -> None:
     for name in SLACK_LOGGERS:
         logging.getLogger(name).setLevel(max(lvl, logging.INFO))
 
-
-SLACK_LOGGERS = ("slack_bolt", "slack_sdk.web.async_base_client", "slack_sdk.web.base_client", "slack_sdk.web.async_slack_response")

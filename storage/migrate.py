@@ -46,19 +46,18 @@ async def _stored(conn: AsyncConnection) -> str | None:
 
 
 async def current(db: Database) -> str | None:
-    async with db.engine.connect() as conn:
+    async with db.reader.connect() as conn:  # a read: on SQLite it leaves the one writer free
         return await _stored(conn)
 
 
 async def upgrade(db: Database, revision: str = "head") -> tuple[str | None, str | None]:
     """Bring the schema to `revision`; returns (before, after). On PostgreSQL an advisory lock
     makes replicas that start together take turns instead of racing on DDL."""
-    async with db.engine.connect() as conn:
-        if revision == "head" and await _stored(conn) == HEAD:
-            return HEAD, HEAD
-        await conn.rollback()
-        from alembic import command
+    if revision == "head" and await current(db) == HEAD:
+        return HEAD, HEAD
+    from alembic import command
 
+    async with db.engine.connect() as conn:
         if db.dialect == "postgresql":
             await conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": ADVISORY_LOCK})
             await conn.commit()

@@ -51,6 +51,19 @@ class AlertFilter:
 _ALLOCATE = update(C).where(C.c.name == bindparam("k_name")).values(value=C.c.value + bindparam("n")).returning(C.c.value)
 
 
+# Alerts' changed state, one executemany: intake's detractor closures, status changes, escalations.
+_SAVE = (
+    update(T)
+    .where(T.c.id == bindparam("k_id"))
+    .values(
+        status=bindparam("v_status"),
+        handled_at=bindparam("v_handled"),
+        resolved_at=bindparam("v_resolved"),
+        escalation_level=bindparam("v_level"),
+        escalated_at=bindparam("v_escalated"),
+        updated_at=bindparam("v_now"),
+    )
+)
 _OPEN_FOR = KeyQuery(
     (T.c.dealer_code, T.c.customer_id), lambda match: select(T).where(T.c.kind == bindparam("kind"), T.c.status != Status.RESOLVED, match)
 )
@@ -114,22 +127,10 @@ class AlertsRepo(Repo):
     async def save_many(self, alerts: Sequence[Alert], now: datetime) -> None:
         if not alerts:
             return
-        stmt = (
-            update(T)
-            .where(T.c.id == bindparam("k_id"))
-            .values(
-                status=bindparam("v_status"),
-                handled_at=bindparam("v_handled"),
-                resolved_at=bindparam("v_resolved"),
-                escalation_level=bindparam("v_level"),
-                escalated_at=bindparam("v_escalated"),
-                updated_at=now,
-            )
-        )
         await self.conn.execute(
-            stmt,
+            _SAVE,
             [
-                {"k_id": a.id, "v_status": a.status, "v_handled": a.handled_at, "v_resolved": a.resolved_at, "v_level": a.escalation_level, "v_escalated": a.escalated_at}
+                {"v_now": now, "k_id": a.id, "v_status": a.status, "v_handled": a.handled_at, "v_resolved": a.resolved_at, "v_level": a.escalation_level, "v_escalated": a.escalated_at}
                 for a in sorted(alerts, key=lambda a: a.id)
             ],
         )

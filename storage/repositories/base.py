@@ -23,13 +23,18 @@ def _groups(keys: Iterable[Sequence[Any]]) -> list[tuple[tuple[Any, ...], list[A
     return [(prefix, sorted(last)) for prefix, last in sorted(groups.items())]
 
 
+def _match(cols: Sequence[Any], groups: Sequence[tuple[Sequence[Any], Any]]) -> Any:
+    """`a = ? AND b IN (…) OR …`, one term per (prefix values, last values) group."""
+    if not groups:
+        return false()
+    *prefix, last = cols
+    return or_(*(and_(*(c == v for c, v in zip(prefix, values)), last.in_(lasts)) for values, lasts in groups))
+
+
 def keys_in(cols: Sequence[Any], keys: Iterable[Sequence[Any]]) -> Any:
     """`(a, b) IN keys`, written as `a = ? AND b IN (…) OR …` per distinct prefix: SQLite scans the
     whole table for a row-value IN list, but searches the index for this (PostgreSQL does both well)."""
-    groups = _groups(keys)
-    if not groups:
-        return false()
-    return or_(*(and_(*(c == v for c, v in zip(cols[:-1], prefix)), cols[-1].in_(last)) for prefix, last in groups))
+    return _match(cols, _groups(keys))
 
 
 class KeyQuery:
@@ -45,19 +50,15 @@ class KeyQuery:
     def __call__(self, keys: Iterable[Sequence[Any]], **params: Any) -> tuple[Any, dict[str, Any]]:
         """The statement for these keys, and its parameters (with `params` for the rest of it)."""
         groups = _groups(keys)
-        stmt = self._built.get(len(groups))
-        if stmt is None:
-            stmt = self._built[len(groups)] = self.build(self._filter(len(groups)))
+        n = len(groups)
+        if n not in self._built:
+            width = len(self.cols) - 1
+            bound = [([bindparam(f"kp{i}_{j}") for j in range(width)], bindparam(f"kv{i}", expanding=True)) for i in range(n)]
+            self._built[n] = self.build(_match(self.cols, bound))
         for i, (prefix, last) in enumerate(groups):
             params.update({f"kp{i}_{j}": v for j, v in enumerate(prefix)})
             params[f"kv{i}"] = last
-        return stmt, params
-
-    def _filter(self, n: int) -> Any:
-        if n == 0:
-            return false()
-        *prefix, last = self.cols
-        return or_(*(and_(*(c == bindparam(f"kp{i}_{j}") for j, c in enumerate(prefix)), last.in_(bindparam(f"kv{i}", expanding=True))) for i in range(n)))
+        return self._built[n], params
 
 
 class Repo:
