@@ -11,7 +11,7 @@ from typing_extensions import TypedDict
 
 from bot.domain.errors import Problem
 from bot.domain.invitations import InvitationIn, InvitationStatus
-from bot.domain.values import ContactIn, CustomerIn, CustomerKind, Phones, Survey, SurveyResponse
+from bot.domain.values import NO_PHONES, ContactIn, CustomerIn, CustomerKind, Phones, Survey, SurveyResponse
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -71,19 +71,19 @@ class CustomerWire(_Strict):
     _emails = field_validator("email", "salesperson_email", "advisor_email")(_email)
 
     def to_domain(self) -> CustomerIn:
-        phones = self.phones or PhonesWire()
+        phones = self.phones
         return CustomerIn(
             id=self.id,
             kind=CustomerKind(self.kind) if self.kind else None,
             name=self.name or None,
             email=self.email,
-            phones=Phones(phones.home or None, phones.work or None, phones.mobile or None),
+            phones=Phones(phones.home or None, phones.work or None, phones.mobile or None) if phones else NO_PHONES,
             language=self.language,
             customer_number=self.customer_number or None,
             salesperson_email=self.salesperson_email,
             contact_name=self.contact_name or None,
             advisor_email=self.advisor_email,
-            contact_methods=tuple(sorted((self.contact_methods or {}).items())),
+            contact_methods=tuple(sorted(self.contact_methods.items())) if self.contact_methods else (),
             preferred_contact=self.preferred_contact,
             best_time=self.best_time or None,
         )

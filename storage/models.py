@@ -61,14 +61,20 @@ class UtcDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        last: tuple[datetime | None, str | None] = (None, None)
+
         def process(value: datetime | None) -> str | None:
+            nonlocal last
             if value is None:
                 return None
+            given, text = last  # one read: another thread may replace it meanwhile
+            if value is given:  # a batch's rows mostly share one `now` per column: format it once
+                return text
             if value.tzinfo is None:
                 raise ValueError("naive datetime")
-            if value.tzinfo is not UTC:
-                value = value.astimezone(UTC)
-            return value.isoformat(" ", "microseconds")[:26]
+            text = (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat(" ", "microseconds")[:26]
+            last = (value, text)
+            return text
 
         return process
 

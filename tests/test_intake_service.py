@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -189,6 +189,21 @@ def test_content_hash_of_anonymous_answer_ignores_the_withheld_data() -> None:
     # personal data is never part of the hash, anonymous or not (only the answer itself is)
     assert intake.content_hash(named("r-1")) == intake.content_hash(dataclasses.replace(other, anonymous=False))
     assert intake.content_hash(named("r-1")) != intake.content_hash(one)
+
+
+def test_content_hash_never_changes_for_the_same_answer() -> None:
+    # Stored hashes decide duplicate or conflict for every later resend: a change in how the hash
+    # is computed would turn an upgraded server's resends into 409s. This digest was computed by
+    # the first release's code; it must stay.
+    r = SurveyResponse(
+        id="r-pin", survey=Survey.LOST_SALES, dealer="DK-1001",
+        submitted_at=datetime(2026, 10, 1, 9, 30, 0, 250000, tzinfo=timezone(timedelta(hours=2))),
+        customer=CustomerIn("C-7", name="Søren Friis"), nps=3, scores={"overall": 2, "advice": 5},
+        comment='Bilen var ikke klar — "øv" \u2028',
+        answers={"wants_contact": True, "still_considering": True, "note": ["x", 1.5, None], "nested": {"b": 1, "a": 2}},
+        test_drive_requested_at=datetime(2026, 9, 20, 12, 0, tzinfo=UTC), test_drive_source="web", purchase_date=date(2026, 1, 2),
+    )
+    assert intake.content_hash(r) == "8969a63e594c110679e593e2f84e6d5e13905dece0860f77329186b3229948e4"
 
 
 async def test_resent_anonymous_answer_with_another_withheld_name_is_a_duplicate(cx: Context) -> None:

@@ -142,6 +142,9 @@ class Phones:
     mobile: str | None = None
 
 
+NO_PHONES = Phones()  # shared: frozen, and most answers give none or one
+
+
 @dataclass(frozen=True)
 class CustomerIn:
     """The customer as one response describes it; only `id` is required."""
@@ -150,7 +153,7 @@ class CustomerIn:
     kind: CustomerKind | None = None
     name: str | None = None
     email: str | None = None
-    phones: Phones = field(default_factory=Phones)
+    phones: Phones = NO_PHONES
     language: str | None = None
     customer_number: str | None = None
     salesperson_email: str | None = None

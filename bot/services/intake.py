@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, Sequence
@@ -41,15 +42,23 @@ def _plain(v: Any) -> Any:
 
 HASHED = ("id", "survey", "dealer", "submitted_at", "segment", "anonymous", "nps", "scores", "comment", "publish_consent",
           "answers", "test_drive_requested_at", "test_drive_source", "purchased_at", "ordered_at")
+_HASHED_TIMES = ("submitted_at", "test_drive_requested_at", "purchased_at", "ordered_at")
+_hashed_values = operator.attrgetter(*HASHED)
+# One encoder for every hash: json.dumps with options builds a new one per call. Its output must
+# never change, or every stored response would become a conflict when resent (tests pin a digest).
+_HASH_JSON = json.JSONEncoder(sort_keys=True, default=_plain, separators=(",", ":"), ensure_ascii=False)
 
 
 def content_hash(r: SurveyResponse) -> str:
     """Identifies an answer's content, so a resend of the same answer is a harmless duplicate.
     It covers the answer and the customer id, never personal data (names, addresses, phones,
     purchase or service dates), so no personal data survives anonymization even as a hash."""
-    data = {k: getattr(r, k) for k in HASHED} | {"customer": r.customer.id}
-    raw = json.dumps(data, sort_keys=True, default=_plain, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(raw.encode()).hexdigest()
+    data = dict(zip(HASHED, _hashed_values(r)))
+    data["customer"] = r.customer.id
+    for k in _HASHED_TIMES:  # what _plain would do, without a call back from the encoder
+        if data[k] is not None:
+            data[k] = data[k].isoformat()
+    return hashlib.sha256(_HASH_JSON.encode(data).encode()).hexdigest()
 
 
 async def unknown_dealers(cx: Context, codes: Sequence[str]) -> set[str]:

@@ -11,28 +11,30 @@ from sqlalchemy import and_, bindparam, or_, select, update
 from bot.domain.status import alert_id
 from bot.domain.values import Alert, Kind, Status
 from storage.models import AlertRow, Counter
-from storage.repositories.base import KeyQuery, Repo, chunks
+from storage.repositories.base import KeyQuery, Many, Repo, chunks
 
 T = AlertRow.__table__
 C = Counter.__table__
 
 
 def to_alert(row: Any) -> Alert:
+    # By key, not attribute: a Row's attribute lookup raises and discards an AttributeError first.
+    r = row._mapping
     return Alert(
-        id=row.id,
-        kind=Kind(row.kind),
-        dealer=row.dealer_code,
-        customer_id=row.customer_id,
-        response_id=row.response_id,
-        status=Status(row.status),
-        created_at=row.created_at,
-        due_at=row.due_at,
-        handled_at=row.handled_at,
-        resolved_at=row.resolved_at,
-        escalation_level=row.escalation_level,
-        escalated_at=row.escalated_at,
-        next_escalation_at=row.next_escalation_at,
-        remind_at=row.remind_at,
+        id=r["id"],
+        kind=Kind(r["kind"]),
+        dealer=r["dealer_code"],
+        customer_id=r["customer_id"],
+        response_id=r["response_id"],
+        status=Status(r["status"]),
+        created_at=r["created_at"],
+        due_at=r["due_at"],
+        handled_at=r["handled_at"],
+        resolved_at=r["resolved_at"],
+        escalation_level=r["escalation_level"],
+        escalated_at=r["escalated_at"],
+        next_escalation_at=r["next_escalation_at"],
+        remind_at=r["remind_at"],
     )
 
 
@@ -52,7 +54,7 @@ _ALLOCATE = update(C).where(C.c.name == bindparam("k_name")).values(value=C.c.va
 
 
 # Alerts' changed state, one executemany: intake's detractor closures, status changes, escalations.
-_SAVE = (
+_SAVE = Many(
     update(T)
     .where(T.c.id == bindparam("k_id"))
     .values(
@@ -62,7 +64,13 @@ _SAVE = (
         escalation_level=bindparam("v_level"),
         escalated_at=bindparam("v_escalated"),
         updated_at=bindparam("v_now"),
-    )
+    ),
+    ("k_id", "v_status", "v_handled", "v_resolved", "v_level", "v_escalated", "v_now"),
+)
+_INSERT = Many(
+    T.insert(),
+    ("id", "kind", "number", "dealer_code", "customer_id", "response_id", "status", "created_at", "due_at", "handled_at", "resolved_at",
+     "escalation_level", "escalated_at", "next_escalation_at", "remind_at", "updated_at"),
 )
 _OPEN_FOR = KeyQuery(
     (T.c.dealer_code, T.c.customer_id), lambda match: select(T).where(T.c.kind == bindparam("kind"), T.c.status != Status.RESOLVED, match)
@@ -100,8 +108,7 @@ class AlertsRepo(Repo):
             }
             for a in alerts
         ]
-        if rows:
-            await self.conn.execute(T.insert(), rows)
+        await _INSERT.run(self.conn, rows)
 
     async def get(self, id_: str, *, lock: bool = False) -> Alert | None:
         q = select(T).where(T.c.id == id_)
@@ -127,8 +134,8 @@ class AlertsRepo(Repo):
     async def save_many(self, alerts: Sequence[Alert], now: datetime) -> None:
         if not alerts:
             return
-        await self.conn.execute(
-            _SAVE,
+        await _SAVE.run(
+            self.conn,
             [
                 {"v_now": now, "k_id": a.id, "v_status": a.status, "v_handled": a.handled_at, "v_resolved": a.resolved_at, "v_level": a.escalation_level, "v_escalated": a.escalated_at}
                 for a in sorted(alerts, key=lambda a: a.id)
@@ -140,7 +147,8 @@ class AlertsRepo(Repo):
         found: dict[tuple[str, str], Alert] = {}
         for part in chunks(list(keys)):
             for row in await self.conn.execute(*_OPEN_FOR(part, kind=kind)):
-                found[(row.dealer_code, row.customer_id)] = to_alert(row)
+                a = to_alert(row)
+                found[(a.dealer, a.customer_id or "")] = a
         return found
 
     async def of_responses(self, response_ids: Sequence[str]) -> list[Alert]:

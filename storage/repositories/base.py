@@ -61,6 +61,11 @@ class KeyQuery:
         return self._built[n], params
 
 
+def insert_for(dialect: str, table: Table) -> Any:
+    """An INSERT that knows ON CONFLICT on both dialects."""
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
 class Repo:
     def __init__(self, conn: AsyncConnection, dialect: str) -> None:
         self.conn = conn
@@ -68,9 +73,44 @@ class Repo:
 
     def insert(self, table: Table) -> Any:
         """An INSERT that knows ON CONFLICT on both dialects."""
-        return (postgresql.insert if self.dialect == "postgresql" else sqlite.insert)(table)
+        return insert_for(self.dialect, table)
 
     @property
     def locks_rows(self) -> bool:
         # SQLite writes hold the whole database (BEGIN IMMEDIATE); PostgreSQL needs FOR UPDATE.
         return self.dialect == "postgresql"
+
+
+
+class Many:
+    """A statement run once per row (executemany) whose rows reach the driver as ready tuples.
+
+    SQLAlchemy builds a dict of every parameter for each row and then a tuple from it, checking
+    each key, before the driver sees it: on intake's wide rows that was a fifth of a row's cost.
+    This compiles the statement once per dialect and applies only the column types' own bind
+    processors (JSON, enums, times, booleans), in the order the compiled SQL wants them.
+    `statement` is the statement or a function of the dialect name that builds it; `keys` are the
+    row keys, and must be exactly the parameters the SQL takes (checked when first compiled, so a
+    column default SQLAlchemy would fill in per row is an error here, not a silent NULL)."""
+
+    def __init__(self, statement: Any, keys: Iterable[str]) -> None:
+        self._build = statement if callable(statement) else (lambda _: statement)
+        self.keys = tuple(keys)
+        self._compiled: dict[str, tuple[str, list[tuple[str, Any]]]] = {}
+
+    def _for(self, dialect: Any) -> tuple[str, list[tuple[str, Any]]]:
+        got = self._compiled.get(dialect.name)
+        if got is None:
+            compiled = self._build(dialect.name).compile(dialect=dialect, column_keys=list(self.keys))
+            order = list(compiled.positiontup or ())
+            if set(order) != set(self.keys):
+                raise TypeError(f"Many: the statement takes {sorted(set(order))}, the rows give {sorted(self.keys)}")
+            processors = compiled._bind_processors
+            got = self._compiled[dialect.name] = (compiled.string, [(k, processors.get(k)) for k in order])
+        return got
+
+    async def run(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        sql, getters = self._for(conn.dialect)
+        await conn.exec_driver_sql(sql, [tuple([r[k] if p is None else p(r[k]) for k, p in getters]) for r in rows])

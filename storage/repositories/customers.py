@@ -10,7 +10,7 @@ from sqlalchemy import bindparam, case, func, or_, select, update
 
 from bot.domain.rules import Latest
 from storage.models import Address, Customer, Response
-from storage.repositories.base import KeyQuery, Repo, chunks, keys_in
+from storage.repositories.base import KeyQuery, Many, Repo, chunks, insert_for, keys_in
 
 T = Customer.__table__
 R = Response.__table__
@@ -42,8 +42,7 @@ class FlagUpdate:
 _STATE_COLS = (T.c.dealer_code, T.c.customer_id, T.c.latest_response_id, T.c.latest_submitted_at, T.c.latest_nps, T.c.detractor, T.c.detractor_response_id, T.c.anonymized, T.c.detractor_since)
 _STATES = KeyQuery((T.c.dealer_code, T.c.customer_id), lambda match: select(*_STATE_COLS).where(match))
 _STATES_LOCKED = KeyQuery((T.c.dealer_code, T.c.customer_id), lambda match: select(*_STATE_COLS).where(match).with_for_update())
-_UPSERTS: dict[str, Any] = {}  # the customers upsert, per dialect (CustomersRepo._upsert)
-_SET_FLAGS = (
+_SET_FLAGS = Many(
     update(T)
     .where(T.c.dealer_code == bindparam("k_dealer"), T.c.customer_id == bindparam("k_customer"))
     .values(
@@ -54,8 +53,33 @@ _SET_FLAGS = (
         detractor_response_id=bindparam("v_detractor_id"),
         detractor_since=bindparam("v_detractor_since"),
         updated_at=bindparam("v_now"),
-    )
+    ),
+    ("k_dealer", "k_customer", "v_latest_id", "v_latest_at", "v_latest_nps", "v_detractor", "v_detractor_id", "v_detractor_since", "v_now"),
 )
+
+
+def _build_upsert(dialect: str) -> Any:
+    stmt = insert_for(dialect, T)
+    ex = stmt.excluded
+    anonymized = or_(T.c.anonymized, ex.anonymized)
+    sets: dict[str, Any] = {"anonymized": anonymized, "updated_at": ex.updated_at}
+    for col in PERSONAL:
+        sets[col] = case((anonymized, None), else_=func.coalesce(ex[col], T.c[col]))
+    for col in OTHER:
+        sets[col] = func.coalesce(ex[col], T.c[col])
+    sets["contact_permissions"] = _merged(dialect, T.c.contact_permissions, ex.contact_permissions)
+    return stmt.on_conflict_do_update(index_elements=["dealer_code", "customer_id"], set_=sets)
+
+
+def _merged(dialect: str, stored: Any, given: Any) -> Any:
+    """Contact methods given now are laid over the stored ones (keys not given stay as they are)."""
+    if dialect == "postgresql":
+        return stored.op("||")(given)
+    return func.json_patch(stored, given)
+
+
+# The rows of services.intake.customer_rows, with the new record's flag and the times.
+_UPSERT = Many(_build_upsert, ("dealer_code", "customer_id", "anonymized", *PERSONAL, *OTHER, "contact_permissions", "detractor", "created_at", "updated_at"))
 
 
 class CustomersRepo(Repo):
@@ -64,28 +88,7 @@ class CustomersRepo(Repo):
         anonymized customer keeps no personal data, now or later. Keys are sorted so concurrent
         upserts on PostgreSQL lock rows in one order and cannot deadlock."""
         ordered = sorted(rows, key=lambda r: (r["dealer_code"], r["customer_id"]))
-        if ordered:
-            # One statement for all rows (executemany): built once, so SQLAlchemy caches it.
-            await self.conn.execute(self._upsert(), [{**r, "created_at": now, "updated_at": now} for r in ordered])
-
-    def _upsert(self) -> Any:
-        # Built once per dialect: SQLAlchemy then also keeps its cache key (a walk of all ~30 SET
-        # expressions) instead of building both again for every batch.
-        if self.dialect not in _UPSERTS:
-            _UPSERTS[self.dialect] = self._build_upsert()
-        return _UPSERTS[self.dialect]
-
-    def _build_upsert(self) -> Any:
-        stmt = self.insert(T)
-        ex = stmt.excluded
-        anonymized = or_(T.c.anonymized, ex.anonymized)
-        sets: dict[str, Any] = {"anonymized": anonymized, "updated_at": ex.updated_at}
-        for col in PERSONAL:
-            sets[col] = case((anonymized, None), else_=func.coalesce(ex[col], T.c[col]))
-        for col in OTHER:
-            sets[col] = func.coalesce(ex[col], T.c[col])
-        sets["contact_permissions"] = self._merged(T.c.contact_permissions, ex.contact_permissions)
-        return stmt.on_conflict_do_update(index_elements=["dealer_code", "customer_id"], set_=sets)
+        await _UPSERT.run(self.conn, [{**r, "detractor": False, "created_at": now, "updated_at": now} for r in ordered])
 
     async def add_if_absent(self, dealer: str, customer_id: str, name: str | None, now: datetime) -> None:
         """A customer cxbot has not heard of yet (a complaint about them) gets a record, so
@@ -110,17 +113,21 @@ class CustomersRepo(Repo):
     async def states(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CustomerState]:
         out: dict[tuple[str, str], CustomerState] = {}
         for part in chunks(list(keys)):
-            for r in await self.conn.execute(*(_STATES_LOCKED if self.locks_rows else _STATES)(part)):
-                latest = Latest(r.latest_response_id, r.latest_submitted_at, r.latest_nps) if r.latest_response_id else None
-                key = (r.dealer_code, r.customer_id)
-                out[key] = CustomerState(key, latest, r.detractor, r.detractor_response_id, r.anonymized, r.detractor_since)
+            # Unpacked, not read by name: a Row's attribute lookup raises and discards an
+            # AttributeError before it finds the column (intake reads every customer's state).
+            for dealer, customer, latest_id, latest_at, latest_nps, detractor, detractor_id, anonymized, since in await self.conn.execute(
+                *(_STATES_LOCKED if self.locks_rows else _STATES)(part)
+            ):
+                key = (dealer, customer)
+                latest = Latest(latest_id, latest_at, latest_nps) if latest_id else None
+                out[key] = CustomerState(key, latest, detractor, detractor_id, anonymized, since)
         return out
 
     async def set_flags(self, changes: Sequence[FlagUpdate], now: datetime) -> None:
         if not changes:
             return
-        await self.conn.execute(
-            _SET_FLAGS,
+        await _SET_FLAGS.run(
+            self.conn,
             [
                 {
                     "v_now": now,
@@ -156,12 +163,6 @@ class CustomersRepo(Repo):
         return (await self.conn.execute(select(T).where(T.c.dealer_code == dealer, T.c.customer_id == customer_id))).first()
 
     # ---- the customer card and contact preferences (seed 003) ---------------------------------
-
-    def _merged(self, stored: Any, given: Any) -> Any:
-        """Contact methods given now are laid over the stored ones (keys not given stay as they are)."""
-        if self.dialect == "postgresql":
-            return stored.op("||")(given)
-        return func.json_patch(stored, given)
 
     async def set_card(self, dealer: str, customer_id: str, values: dict[str, Any], methods: dict[str, bool], now: datetime) -> bool:
         """Change the card's fields and lay `methods` over the stored contact methods; False: no such customer."""

@@ -26,6 +26,13 @@ _BY_SLACK = (
     .where(S.c.team_id == bindparam("team"), S.c.user_id == bindparam("user"))
 )
 
+# Built once (statement and cache key): intake asks these for every batch.
+_KNOWN = select(D.c.code).where(D.c.code.in_(bindparam("codes", expanding=True)))
+_CALENDARS = select(D.c.code, D.c.time_zone, D.c.opening_hours, D.c.holidays).where(
+    D.c.code.in_(bindparam("codes", expanding=True)), D.c.opening_hours.is_not(None)
+)
+_ROUTES_OF = select(RT).where(RT.c.dealer_code.in_(bindparam("codes", expanding=True)))
+
 DEALER_FIELDS = ("name", "brand", "region", "type", "time_zone", "language")
 
 
@@ -33,7 +40,7 @@ class DealersRepo(Repo):
     async def known(self, codes: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for part in chunks(sorted(set(codes)), 900):
-            found.update(await self.conn.scalars(select(D.c.code).where(D.c.code.in_(part))))
+            found.update(await self.conn.scalars(_KNOWN, {"codes": part}))
         return found
 
     async def get(self, code: str) -> Any | None:
@@ -57,9 +64,8 @@ class DealersRepo(Repo):
         zone when it has opening hours, else the wall clock (dealers without hours are left out)."""
         from bot.domain.calendar import Calendar, parse_hours
 
-        q = select(D.c.code, D.c.time_zone, D.c.opening_hours, D.c.holidays).where(D.c.code.in_(sorted(set(codes))), D.c.opening_hours.is_not(None))
         out: dict[str, Any] = {}
-        for code, zone, hours, holidays in await self.conn.execute(q):
+        for code, zone, hours, holidays in await self.conn.execute(_CALENDARS, {"codes": sorted(set(codes))}):
             if hours:
                 out[code] = Calendar(zone, parse_hours(hours), frozenset(date.fromisoformat(d) for d in holidays or []))
         return out
@@ -74,7 +80,7 @@ class DealersRepo(Repo):
         """Every route of these dealers, by (dealer, kind): one query for a whole batch."""
         out: dict[tuple[str, Kind], Any] = {}
         for part in chunks(sorted(set(codes)), 900):
-            out.update({(r.dealer_code, Kind(r.kind)): r for r in await self.conn.execute(select(RT).where(RT.c.dealer_code.in_(part)))})
+            out.update({(r.dealer_code, Kind(r.kind)): r for r in await self.conn.execute(_ROUTES_OF, {"codes": part})})
         return out
 
     async def staff_emails(self, codes: Sequence[str]) -> dict[str, list[str]]:

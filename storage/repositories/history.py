@@ -8,16 +8,17 @@ from sqlalchemy import select
 
 from bot.domain.values import Channel, HistoryEntry, HistoryEvent, Status
 from storage.models import HistoryRow
-from storage.repositories.base import Repo
+from storage.repositories.base import Many, Repo
 
 T = HistoryRow.__table__
+_APPEND = Many(T.insert(), ("alert_id", "at", "channel", "actor", "person_id", "event", "old_status", "new_status", "note"))
 
 
 class HistoryRepo(Repo):
     async def append(self, entries: Sequence[HistoryEntry]) -> None:
         if entries:
-            await self.conn.execute(
-                T.insert(),
+            await _APPEND.run(
+                self.conn,
                 [
                     {
                         "alert_id": e.alert_id,

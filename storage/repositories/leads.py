@@ -58,8 +58,8 @@ class LeadsRepo(Repo):
         query per chunk of customers (the Sales Opportunity rule of an intake batch)."""
         out: dict[tuple[str, str], list[datetime]] = {}
         for part in chunks(sorted(set(keys)), 300):
-            for r in await self.conn.execute(*_BUYS(part)):
-                out.setdefault((r.dealer_code, r.customer_id), []).append(r.opened_at)
+            for dealer, customer, opened_at in await self.conn.execute(*_BUYS(part)):
+                out.setdefault((dealer, customer), []).append(opened_at)
         return out
 
     async def prospects(self, dealer: str, w: Window, limit: int, after: tuple[datetime, str] | None = None) -> list[Prospect]:

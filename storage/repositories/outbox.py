@@ -10,7 +10,7 @@ from sqlalchemy import and_, bindparam, func, literal_column, or_, select, updat
 
 from bot.domain.outbound import Outbound
 from storage.models import OutboxLane, OutboxRow
-from storage.repositories.base import Repo, chunks
+from storage.repositories.base import Many, Repo, chunks
 
 T = OutboxRow.__table__
 L = OutboxLane.__table__
@@ -19,6 +19,10 @@ PENDING, DONE, FAILED = "pending", "done", "failed"
 # Inline, not bound, where the partial indexes (WHERE status = 'pending') should answer: a plan
 # prepared for any status (PostgreSQL's generic plans) could not use them.
 IS_PENDING = T.c.status == literal_column("'pending'")
+_ENQUEUE = Many(
+    T.insert(),
+    ("lane", "action", "alert_id", "team_id", "channel_id", "payload", "status", "attempts", "next_attempt_at", "created_at", "done_at", "last_error"),
+)
 
 
 @dataclass(frozen=True)
@@ -49,8 +53,8 @@ class OutboxRepo(Repo):
     async def enqueue(self, items: Sequence[Outbound], now: datetime) -> None:
         if not items:
             return
-        await self.conn.execute(
-            T.insert(),
+        await _ENQUEUE.run(
+            self.conn,
             [
                 {
                     "lane": o.lane,

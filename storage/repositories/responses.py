@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import Response
-from storage.repositories.base import Repo, chunks
+from storage.repositories.base import Many, Repo, chunks
 
 T = Response.__table__
+_HASHES = select(T.c.id, T.c.content_hash).where(T.c.id.in_(bindparam("ids", expanding=True)))
+_INSERT = Many(T.insert(), [c.key for c in T.c])  # intake gives every column
 
 
 class StoredMeanwhile(Exception):
@@ -22,14 +24,13 @@ class ResponsesRepo(Repo):
         """Content hashes of the ids already stored."""
         out: dict[str, str] = {}
         for part in chunks(sorted(set(ids)), 900):
-            for r in await self.conn.execute(select(T.c.id, T.c.content_hash).where(T.c.id.in_(part))):
-                out[r.id] = r.content_hash
+            out.update(tuple(r) for r in await self.conn.execute(_HASHES, {"ids": part}))
         return out
 
     async def insert_many(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             try:
-                await self.conn.execute(T.insert(), list(rows))
+                await _INSERT.run(self.conn, rows)
             except IntegrityError as e:  # the ids were checked in this transaction: only a race gets here
                 raise StoredMeanwhile(str(e.orig)) from e
 
