@@ -153,7 +153,8 @@ def _sqlite_engine(url: str, pool_size: int, immediate: bool) -> AsyncEngine:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # Sent with the transaction's first statement (sqlite_driver._Connection), not on its own.
+        conn.connection.dbapi_connection.begin_sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     return engine
 

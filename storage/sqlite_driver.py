@@ -96,14 +96,55 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             finally:
                 cursor.close()
 
+        adapt: _Connection = self._adapt_connection  # type: ignore[assignment]
+        adapt.idle = False
+        begin = adapt.begin_sql
+        if begin:
+            adapt.begin_sql = None
+            run_statement = run
+
+            def run() -> tuple[list[Any] | None, Any, int, int | None]:
+                connection._conn.execute(begin)
+                return run_statement()
+
         async with self._adapt_connection._execute_mutex:
             rows, self._description, self._rowcount, self._lastrowid = await connection._execute(run)
         self._rows = collections.deque(rows) if rows is not None else collections.deque()
 
 
 class _Connection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """Begins transactions lazily and ends only those that began. `begin_sql` (set by the
+    engine's "begin" event) runs in the same trip as the transaction's first statement instead of
+    a trip of its own; a transaction that ran nothing costs no trip; and the pool's rollback of
+    a connection just committed (or rolled back) is skipped, as nothing can be open then."""
+
+    __slots__ = ("begin_sql", "idle")
     _cursor_cls = OneTripCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.begin_sql: str | None = None
+        self.idle = True  # no statement ran since the last commit or rollback (or connect)
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side:  # a streamed result runs on the stock cursor: begin first
+            if self.begin_sql:
+                sql, self.begin_sql = self.begin_sql, None
+                self._cursor_cls(self).execute(sql)
+            self.idle = False
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        self.begin_sql = None
+        if not self.idle:
+            super().commit()
+            self.idle = True
+
+    def rollback(self) -> None:
+        self.begin_sql = None
+        if not self.idle:
+            super().rollback()
+            self.idle = True
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):

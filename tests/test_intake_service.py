@@ -332,6 +332,17 @@ async def test_alert_ids_are_consecutive_per_kind_across_batches(cx: Context, cl
     assert dt.alert.due_at is None
 
 
+async def test_a_missing_counter_row_is_created_and_numbering_starts_at_one(cx: Context) -> None:
+    # A database created before a kind existed has no counter for it.
+    counters = Base.metadata.tables["counters"]
+    async with cx.db.transaction() as tx:
+        await tx.conn.execute(counters.delete().where(counters.c.name.in_(["SO", "DT"])))
+    result = await intake.ingest(cx, [answer("r-1", customer="K-1", nps=2), lost_sale("r-2", customer="K-2")])
+    assert sorted(a.id for a in result.alerts) == ["DT-1", "HA-1", "SO-1"]
+    again = await intake.ingest(cx, [lost_sale("r-3", customer="K-3")])
+    assert [a.id for a in again.alerts] == ["SO-2"]
+
+
 async def test_concurrent_batches_get_distinct_consecutive_ids(cx: Context) -> None:
     results = await asyncio.gather(*(intake.ingest(cx, [answer(f"r-{i}", customer=f"K-{i}", nps=9, scores={"overall": 1})]) for i in range(6)))
 

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import sqlite3
+
 import aiosqlite
 import pytest
 from sqlalchemy import text
@@ -92,3 +94,58 @@ async def test_streamed_results_still_work(db: Database) -> None:
     async with db.read() as tx:
         stream = await tx.conn.stream(text("SELECT n FROM t ORDER BY n"))
         assert [n async for (n,) in stream] == list(range(250))
+
+
+def _locked_for_others(path: Path) -> bool:
+    """Can another connection take the write lock right now (no waiting)?"""
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as e:
+        assert "locked" in str(e)
+        return True
+    finally:
+        other.close()
+
+
+async def test_a_write_transaction_begins_with_its_first_statement_in_the_same_trip(db: Database, trips: list[Any], tmp_path: Path) -> None:
+    async with db.transaction() as tx:
+        await tx.conn.execute(text("SELECT 1"))  # the pooled connection's first use may set it up
+    trips.clear()
+    async with db.transaction() as tx:
+        assert not _locked_for_others(tmp_path / "driver.db")  # nothing sent yet
+        await tx.conn.execute(text("SELECT count(*) FROM t"))
+        assert len(trips) == 1
+        assert _locked_for_others(tmp_path / "driver.db")  # BEGIN IMMEDIATE went with it
+        await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('a', 1)"))
+    assert len(trips) == 3  # the two statements and the commit (no rollback as the pool takes it back)
+    assert not _locked_for_others(tmp_path / "driver.db")
+
+
+async def test_a_transaction_that_runs_nothing_costs_no_trip(db: Database, trips: list[Any]) -> None:
+    async with db.transaction() as tx:
+        await tx.conn.execute(text("SELECT 1"))
+    async with db.read() as tx:
+        await tx.conn.execute(text("SELECT 1"))
+    trips.clear()
+    async with db.transaction():
+        pass
+    async with db.read():
+        pass
+    assert trips == []
+    async with db.transaction() as tx:  # and the next one still begins properly
+        await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('a', 1)"))
+        with pytest.raises(IntegrityError):
+            await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('a', 2)"))
+
+
+async def test_a_streamed_first_statement_still_runs_inside_the_transaction(db: Database, tmp_path: Path) -> None:
+    async with db.transaction() as tx:
+        await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('a', 1)"))
+    async with db.transaction() as tx:
+        stream = await tx.conn.stream(text("SELECT n FROM t"))
+        assert [n async for (n,) in stream] == [1]
+        assert _locked_for_others(tmp_path / "driver.db")
+    assert not _locked_for_others(tmp_path / "driver.db")

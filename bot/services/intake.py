@@ -12,7 +12,7 @@ from typing import Any, Iterable, Sequence
 from bot.domain import rules as R
 from bot.domain.escalation import WALL, Schedule, schedule
 from bot.domain.errors import Conflict, InvalidInput, Problem
-from bot.domain.status import system_close
+from bot.domain.status import AlertChange, system_close
 from bot.domain.values import SYSTEM, Actor, Alert, CustomerIn, HistoryEntry, HistoryEvent, Kind, Status, Survey, SurveyResponse
 from bot.services import Context, reviews, routing
 from storage.database import Tx
@@ -147,6 +147,7 @@ async def _store(cx: Context, tx: Tx, fresh: list[SurveyResponse], hashes: dict[
     # The detractor flag follows each customer's newest NPS answer.
     flag_updates, raise_for, clear_for = _detractor_changes(cx.rules, fresh, states, now)
     await tx.customers.set_flags(flag_updates, now)
+    closures: list[AlertChange] = []
     if raise_for or clear_for:
         open_dt = await tx.alerts.open_for_customers(Kind.DETRACTOR, sorted(set(raise_for) | set(clear_for)))
         wanted += [(Kind.DETRACTOR, r) for key, r in sorted(raise_for.items()) if key not in open_dt]
@@ -154,12 +155,10 @@ async def _store(cx: Context, tx: Tx, fresh: list[SurveyResponse], hashes: dict[
             system_close(open_dt[key], SYSTEM, note, now) for key, note in sorted(clear_for.items()) if key in open_dt
         ]
         await tx.alerts.save_many([c.after for c in closures], now)
-        await tx.history.append([c.entry for c in closures])
         result.closed = [c.after for c in closures]
-        await tx.outbox.enqueue(await routing.after_changes(tx, closures, "cxbot", cx.channels), now)
 
     openings = [Opening(kind, r.dealer, r.customer.id, r.id, R.reason(kind, r, cx.rules)) for kind, r in wanted]
-    result.alerts = await open_alerts(cx, tx, openings, now)
+    result.alerts = await open_alerts(cx, tx, openings, now, changed=closures)
 
 
 @dataclass(frozen=True)
@@ -174,20 +173,20 @@ class Opening:
     actor: Actor = SYSTEM
 
 
-async def open_alerts(cx: Context, tx: Tx, wanted: Sequence[Opening], now: datetime) -> list[Alert]:
+async def open_alerts(cx: Context, tx: Tx, wanted: Sequence[Opening], now: datetime, changed: Sequence[AlertChange] = ()) -> list[Alert]:
     """Open alerts inside `tx` — survey alerts and staff-registered complaints alike: human ids per
     kind, the due, reminder and first escalation times on each dealer's clock (business hours or
-    the wall clock), the "created" history entry, and the messages the dealer's routing asks for."""
+    the wall clock), the "created" history entry, and the messages the dealer's routing asks for.
+    `changed`: alerts the same transaction already changed (intake's detractor closures), whose
+    history entries and messages go in with the new alerts' (one statement each, not two)."""
     alerts: list[Alert] = []
-    history: list[HistoryEntry] = []
+    history: list[HistoryEntry] = [c.entry for c in changed]
     calendars = await tx.dealers.calendars(sorted({w.dealer for w in wanted})) if wanted else {}
     schedules: dict[tuple[Kind, str], Schedule] = {}  # one `now` for the batch: the times depend only on kind and dealer
-    for kind in Kind:
-        batch = [w for w in wanted if w.kind is kind]
-        if not batch:
-            continue
-        ids = await tx.alerts.allocate_ids(kind, len(batch))
-        for id_, w in zip(ids, batch):
+    by_kind = {kind: [w for w in wanted if w.kind is kind] for kind in Kind}
+    ids_of = await tx.alerts.allocate_ids({kind: len(batch) for kind, batch in by_kind.items()})
+    for kind, batch in by_kind.items():
+        for id_, w in zip(ids_of.get(kind, ()), batch):
             times = schedules.get((kind, w.dealer))
             if times is None:
                 times = schedules[kind, w.dealer] = schedule(kind, now, cx.rules, calendars.get(w.dealer, WALL))
@@ -200,7 +199,8 @@ async def open_alerts(cx: Context, tx: Tx, wanted: Sequence[Opening], now: datet
             history.append(HistoryEntry(id_, now, w.actor.channel, w.actor.label, HistoryEvent.CREATED, None, Status.NEW, w.reason, w.actor.person_id))
     await tx.alerts.insert_many(alerts, now)
     await tx.history.append(history)
-    await tx.outbox.enqueue(await routing.new_alerts(tx, alerts, cx.channels), now)
+    messages = await routing.after_changes(tx, changed, "cxbot", cx.channels) if changed else []
+    await tx.outbox.enqueue(messages + await routing.new_alerts(tx, alerts, cx.channels), now)
     return alerts
 
 

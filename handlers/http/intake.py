@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, NoReturn
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -30,7 +30,9 @@ _BODY_DOC = batch_doc(
 
 def _items(body: bytes, key: str = "responses", noun: str = "response") -> list[Any]:
     try:
-        data = json.loads(body)
+        # orjson: a third of json.loads' cost on a batch, and strict where json.loads is not
+        # (NaN, lone surrogates, integers past 64 bits are refused, not stored)
+        data = orjson.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise InvalidInput([Problem("body", "is not valid JSON")]) from None
     if isinstance(data, dict) and key in data:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, bindparam, case, or_, select, update
 
 from bot.domain.status import alert_id
 from bot.domain.values import Alert, Kind, Status
@@ -53,6 +54,14 @@ class AlertFilter:
 _ALLOCATE = update(C).where(C.c.name == bindparam("k_name")).values(value=C.c.value + bindparam("n")).returning(C.c.value)
 
 
+@functools.cache
+def _allocate_all(kinds: int) -> Any:
+    """SQLite's: every kind's numbers in one statement (k0, n0, k1, n1, ...)."""
+    names = [bindparam(f"k{i}") for i in range(kinds)]
+    step = case(*((C.c.name == names[i], bindparam(f"n{i}")) for i in range(kinds)), else_=0)
+    return update(C).where(C.c.name.in_(names)).values(value=C.c.value + step).returning(C.c.name, C.c.value)
+
+
 # Alerts' changed state, one executemany: intake's detractor closures, status changes, escalations.
 _SAVE = Many(
     update(T)
@@ -78,13 +87,29 @@ _OPEN_FOR = KeyQuery(
 
 
 class AlertsRepo(Repo):
-    async def allocate_ids(self, kind: Kind, n: int) -> list[str]:
-        """Reserve n consecutive numbers for `kind`; the row lock serialises concurrent intakes."""
-        value = await self.conn.scalar(_ALLOCATE, {"k_name": kind.prefix, "n": n})
-        if value is None:  # counter row missing (a database created before this kind existed)
-            await self.conn.execute(self.insert(C).values(name=kind.prefix, value=0).on_conflict_do_nothing())
-            return await self.allocate_ids(kind, n)
-        return [alert_id(kind, number) for number in range(value - n + 1, value + 1)]
+    async def allocate_ids(self, wanted: dict[Kind, int]) -> dict[Kind, list[str]]:
+        """Reserve `n` consecutive numbers per kind; the counters' row locks serialise concurrent
+        intakes. PostgreSQL takes the locks one kind at a time, always in the same order, so two
+        transactions cannot each hold one the other waits for; SQLite has one writer at a time
+        and updates every kind in one statement."""
+        wanted = {k: n for k, n in wanted.items() if n}
+        if not wanted:
+            return {}
+        if self.locks_rows:
+            reached = {k: await self.conn.scalar(_ALLOCATE, {"k_name": k.prefix, "n": n}) for k, n in sorted(wanted.items(), key=lambda kn: kn[0].prefix)}
+        else:
+            by_prefix = {k.prefix: k for k in wanted}
+            stmt = _allocate_all(len(wanted))
+            params = {f"k{i}": k.prefix for i, k in enumerate(wanted)} | {f"n{i}": n for i, n in enumerate(wanted.values())}
+            reached = dict.fromkeys(wanted)
+            reached.update({by_prefix[name]: value for name, value in await self.conn.execute(stmt, params)})
+        ids = {k: [alert_id(k, number) for number in range(value - wanted[k] + 1, value + 1)] for k, value in reached.items() if value is not None}
+        missing = {k: n for k, n in wanted.items() if k not in ids}
+        if missing:  # counter rows missing (a database created before these kinds existed)
+            for k in missing:
+                await self.conn.execute(self.insert(C).values(name=k.prefix, value=0).on_conflict_do_nothing())
+            ids |= await self.allocate_ids(missing)
+        return ids
 
     async def insert_many(self, alerts: Sequence[Alert], now: datetime) -> None:
         rows = [

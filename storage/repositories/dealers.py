@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any, Sequence
 
 from sqlalchemy import bindparam, delete, func, select, union, update
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.values import Kind, Role
 from storage.models import Dealer, EscalationTarget, Grant, Person, Route, SlackIdentity
@@ -27,20 +28,25 @@ _BY_SLACK = (
 )
 
 # Built once (statement and cache key): intake asks these for every batch.
-_KNOWN = select(D.c.code).where(D.c.code.in_(bindparam("codes", expanding=True)))
-_CALENDARS = select(D.c.code, D.c.time_zone, D.c.opening_hours, D.c.holidays).where(
-    D.c.code.in_(bindparam("codes", expanding=True)), D.c.opening_hours.is_not(None)
-)
+_KNOWN = select(D.c.code, D.c.time_zone, D.c.opening_hours, D.c.holidays).where(D.c.code.in_(bindparam("codes", expanding=True)))
 _ROUTES_OF = select(RT).where(RT.c.dealer_code.in_(bindparam("codes", expanding=True)))
 
 DEALER_FIELDS = ("name", "brand", "region", "type", "time_zone", "language")
 
 
 class DealersRepo(Repo):
+    def __init__(self, conn: AsyncConnection, dialect: str) -> None:
+        super().__init__(conn, dialect)
+        # Per transaction: a dealer's hours as read with `known`, so intake's `calendars` for the
+        # same dealers needs no second query. code -> (time zone, opening hours, holidays).
+        self._hours: dict[str, tuple[str, Any, Any]] = {}
+
     async def known(self, codes: Sequence[str]) -> set[str]:
         found: set[str] = set()
         for part in chunks(sorted(set(codes)), 900):
-            found.update(await self.conn.scalars(_KNOWN, {"codes": part}))
+            for code, zone, hours, holidays in await self.conn.execute(_KNOWN, {"codes": part}):
+                found.add(code)
+                self._hours[code] = (zone, hours, holidays)
         return found
 
     async def get(self, code: str) -> Any | None:
@@ -64,8 +70,13 @@ class DealersRepo(Repo):
         zone when it has opening hours, else the wall clock (dealers without hours are left out)."""
         from bot.domain.calendar import Calendar, parse_hours
 
+        wanted = sorted(set(codes))
+        unread = [c for c in wanted if c not in self._hours]
+        if unread:
+            await self.known(unread)
         out: dict[str, Any] = {}
-        for code, zone, hours, holidays in await self.conn.execute(_CALENDARS, {"codes": sorted(set(codes))}):
+        for code in wanted:
+            zone, hours, holidays = self._hours.get(code, (None, None, None))
             if hours:
                 out[code] = Calendar(zone, parse_hours(hours), frozenset(date.fromisoformat(d) for d in holidays or []))
         return out
