@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.domain.errors import Conflict, InvalidInput, InvalidTransition, NoteRequired, UnknownAlert
@@ -204,6 +207,22 @@ def test_content_hash_never_changes_for_the_same_answer() -> None:
         test_drive_requested_at=datetime(2026, 9, 20, 12, 0, tzinfo=UTC), test_drive_source="web", purchase_date=date(2026, 1, 2),
     )
     assert intake.content_hash(r) == "8969a63e594c110679e593e2f84e6d5e13905dece0860f77329186b3229948e4"
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)  # control characters, quotes, emoji, U+2028 ...
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | _TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TEXT, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(answers=st.dictionaries(_TEXT, _JSON, max_size=5), comment=st.none() | _TEXT, nps=st.none() | st.integers(0, 10))
+def test_the_hash_text_is_json_dumps_text_whatever_the_answers_hold(answers: dict[str, Any], comment: str | None, nps: int | None) -> None:
+    # The fast writer must give json.dumps' exact bytes, or stored digests stop matching resends.
+    data = {"answers": answers, "comment": comment, "nps": nps, "survey": Survey.SALES, "submitted_at": "2026-10-01T09:30:00+02:00", "scores": {"b": 1, "a": 5}}
+    assert intake.hash_text(data) == json.dumps(data, sort_keys=True, default=intake._plain, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 async def test_resent_anonymous_answer_with_another_withheld_name_is_a_duplicate(cx: Context) -> None:
