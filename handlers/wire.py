@@ -11,7 +11,7 @@ from typing_extensions import TypedDict
 
 from bot.domain.errors import Problem
 from bot.domain.invitations import InvitationIn, InvitationStatus
-from bot.domain.values import NO_PHONES, ContactIn, CustomerIn, CustomerKind, Phones, Survey, SurveyResponse
+from bot.domain.values import NO_PHONES, ContactIn, CustomerIn, CustomerKind, Phones, Survey, SurveyResponse, trusted
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -72,7 +72,8 @@ class CustomerWire(_Strict):
 
     def to_domain(self) -> CustomerIn:
         phones = self.phones
-        return CustomerIn(
+        return trusted(
+            CustomerIn,
             id=self.id,
             kind=CustomerKind(self.kind) if self.kind else None,
             name=self.name or None,
@@ -138,7 +139,8 @@ class ResponseWire(_Strict):
         return v
 
     def to_domain(self) -> SurveyResponse:
-        return SurveyResponse(
+        return trusted(
+            SurveyResponse,
             id=self.id,
             survey=self.survey,
             dealer=self.dealer_id,

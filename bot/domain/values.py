@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
+
+_D = TypeVar("_D")
 
 
 class Kind(StrEnum):
@@ -95,6 +97,17 @@ class HistoryEvent(StrEnum):
 
 
 ANONYMOUS = "Anonymous"
+
+
+
+def trusted(cls: type[_D], **fields: Any) -> _D:
+    """An instance of the frozen dataclass `cls` from all of its fields, already checked one by
+    one (the wire format's to_domain): skips the generated __init__, whose object.__setattr__
+    per field made building a response cost eight times as much. Give every field: no defaults
+    are filled in (tests compare the result with the dataclass's own constructor)."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 @dataclass(frozen=True)
