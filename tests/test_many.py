@@ -52,7 +52,7 @@ async def customer(cx: Context, example_dealers: None) -> None:
 
 
 async def test_rows_are_stored_exactly_as_sqlalchemys_executemany_stores_them(cx: Context, customer: None) -> None:
-    variants = [{}, {"survey": Survey.SALES, "segment": None, "nps": None, "scores": {}, "answers": {}, "comment": None, "anonymous": True, "publish_consent": False,
+    variants = [{}, {"survey": "sales", "segment": None, "nps": None, "scores": {}, "answers": {}, "comment": None, "anonymous": True, "publish_consent": False,
                      "contact_name": None, "contact_phone": None, "service_date": None, "purchase_date": date(2025, 12, 31),
                      "submitted_at": datetime(2026, 1, 1, 0, 0, tzinfo=UTC)}]
     async with cx.db.transaction() as tx:
@@ -67,6 +67,15 @@ async def test_rows_are_stored_exactly_as_sqlalchemys_executemany_stores_them(cx
     assert first["submitted_at"] == datetime(2026, 10, 30, 15, 5, 9, 123456, tzinfo=UTC)  # kept as UTC, to the microsecond
     assert first["answers"]["note"] == "«ok» \u2028 <b>" and first["answers"]["nested"] == {"b": [1, 2.5, None], "a": False}
     assert first["survey"] == Survey.SERVICE and first["anonymous"] is False and first["service_date"] == date(2026, 10, 1)
+    assert stored["many-1"]["survey"] == Survey.SALES and stored["many-1"]["anonymous"] is True
+
+
+async def test_a_value_the_quick_lookups_do_not_know_gets_sqlalchemys_own_check(cx: Context, customer: None) -> None:
+    async with cx.db.transaction() as tx:
+        with pytest.raises(TypeError, match="Not a boolean value"):
+            await tx.responses.insert_many([response_row("odd", anonymous="yes")])
+        with pytest.raises(LookupError, match="not among the defined enum values"):
+            await tx.responses.insert_many([response_row("odd", survey=Survey)])
 
 
 async def test_a_duplicate_id_still_raises_the_drivers_integrity_error(cx: Context, customer: None) -> None:

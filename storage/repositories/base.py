@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Table, and_, bindparam, false, or_
+from sqlalchemy import Boolean, Enum, String, Table, and_, bindparam, false, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -96,9 +97,9 @@ class Many:
     def __init__(self, statement: Any, keys: Iterable[str]) -> None:
         self._build = statement if callable(statement) else (lambda _: statement)
         self.keys = tuple(keys)
-        self._compiled: dict[str, tuple[str, list[tuple[str, Any]]]] = {}
+        self._compiled: dict[str, _Compiled] = {}
 
-    def _for(self, dialect: Any) -> tuple[str, list[tuple[str, Any]]]:
+    def _for(self, dialect: Any) -> _Compiled:
         got = self._compiled.get(dialect.name)
         if got is None:
             compiled = self._build(dialect.name).compile(dialect=dialect, column_keys=list(self.keys))
@@ -106,11 +107,36 @@ class Many:
             if set(order) != set(self.keys):
                 raise TypeError(f"Many: the statement takes {sorted(set(order))}, the rows give {sorted(self.keys)}")
             processors = compiled._bind_processors
-            got = self._compiled[dialect.name] = (compiled.string, [(k, processors.get(k)) for k in order])
+            careful = [(k, processors.get(k)) for k in order]
+            quick = [(k, p and _lookup(compiled.binds[k].type, dialect) or p) for k, p in careful]
+            got = self._compiled[dialect.name] = _Compiled(compiled.string, quick, careful)
         return got
 
     async def run(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        sql, getters = self._for(conn.dialect)
-        await conn.exec_driver_sql(sql, [tuple([r[k] if p is None else p(r[k]) for k, p in getters]) for r in rows])
+        c = self._for(conn.dialect)
+        try:
+            params = [tuple([r[k] if p is None else p(r[k]) for k, p in c.quick]) for r in rows]
+        except (KeyError, TypeError):  # a value the look-ups do not know: SQLAlchemy's processors decide
+            params = [tuple([r[k] if p is None else p(r[k]) for k, p in c.careful]) for r in rows]
+        await conn.exec_driver_sql(c.sql, params)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    quick: list[tuple[str, Any]]  # (row key, processor or look-up) in the SQL's parameter order
+    careful: list[tuple[str, Any]]  # the same with SQLAlchemy's own processors
+
+
+def _lookup(type_: Any, dialect: Any) -> Any:
+    """For booleans and enum columns, a dict look-up (one C call) giving what SQLAlchemy's
+    processor gives for every valid value (True/False/None; a member, its value, None); it raises
+    KeyError for anything else, and Many then lets SQLAlchemy's processor handle the rows."""
+    if isinstance(type_, Boolean):
+        coerce = bool if dialect.supports_native_boolean else int
+        return {None: None, True: coerce(True), False: coerce(False)}.__getitem__
+    if isinstance(type_, Enum) and String().bind_processor(dialect) is None:
+        return dict(type_._valid_lookup).__getitem__
+    return None
