@@ -72,7 +72,9 @@ class UtcDateTime(TypeDecorator[datetime]):
                 return text
             if value.tzinfo is None:
                 raise ValueError("naive datetime")
-            text = (value if value.tzinfo is UTC else value.astimezone(UTC)).isoformat(" ", "microseconds")[:26]
+            u = value if value.tzinfo is UTC else value.astimezone(UTC)
+            # isoformat(" ", "microseconds")[:26], at half its cost (it formats through C sprintf)
+            text = "%04d-%02d-%02d %02d:%02d:%02d.%06d" % (u.year, u.month, u.day, u.hour, u.minute, u.second, u.microsecond)
             last = (value, text)
             return text
 

@@ -12,7 +12,7 @@ from bot.domain.errors import InvalidInput, NotAllowed, Problem
 from bot.domain.values import Scope
 from bot.services import intake
 from bot.services.keys import Principal
-from handlers.http.common import alert_json, batch_doc, read_body, scoped, state
+from handlers.http.common import batch_doc, iso, read_body, scoped, state
 from handlers.wire import parse_responses
 
 router = APIRouter(tags=["intake"])
@@ -85,10 +85,9 @@ async def post_responses(request: Request, who: Principal = scoped(Scope.INTAKE)
     if problems:
         await refuse(request, items, problems)
     result = await intake.ingest(st.cx, responses)
-    now = st.cx.clock.now()
     body = {
         "accepted": len(result.accepted),
         "duplicates": len(result.duplicates),
-        "alerts": [{**{k: v for k, v in alert_json(a, now).items() if k in ("id", "kind", "due_at")}, "response_id": a.response_id} for a in result.alerts],
+        "alerts": [{"id": a.id, "kind": a.kind.value, "due_at": iso(a.due_at), "response_id": a.response_id} for a in result.alerts],
     }
     return JSONResponse(body, status_code=202 if result.accepted else 200)
