@@ -12,7 +12,9 @@ Alerts, some detractors, several answers per customer, three dealers) in batches
 Prints responses/s, p50/p99 request latency, the server's CPU time per response (utime+stime of
 its process, from /proc), its peak RSS (VmHWM), the startup time and the alerts raised.
 
-This machine's speed drifts by up to 2x between sittings: CPU per response is the steadier figure.
+This machine's speed drifts by up to 2x between sittings, at times more and within one: CPU per
+response is the steadier figure, and "machine speed" (a fixed pure-Python loop timed before and
+after the run) says how fast the machine was.
 Not a test: pytest collects tests/ only, and nothing here is named test_*.
 """
 
@@ -388,6 +390,19 @@ def percentile(values: list[float], p: float) -> float:
 # ---- main ------------------------------------------------------------------------------------
 
 
+def reference_loop_ms() -> float:
+    """CPU time of a fixed pure-Python loop, best of three. This machine's speed drifts (up to
+    several times between sittings, sometimes within one): read CPU per response next to it."""
+    best = float("inf")
+    for _ in range(3):
+        t = time.process_time()
+        s = 0
+        for i in range(1_000_000):
+            s += i
+        best = min(best, time.process_time() - t)
+    return best * 1e3
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=10_000, help="responses to post (default 10000)")
@@ -456,12 +471,14 @@ def run(args: argparse.Namespace) -> int:
               f"{work.so_expected} Sales Opportunities, {work.detractor_answers} detractor answers")
         print(flush=True)
 
+        speed0 = reference_loop_ms()
         cpu0 = cpu_seconds(server.pid) if server.pid else None
         me0 = resource.getrusage(resource.RUSAGE_SELF)
         outcome = asyncio.run(post_all(server.url, server.key, work.bodies, args.concurrency))
         me1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu1 = cpu_seconds(server.pid) if server.pid else None
         rss = peak_rss_mb(server.pid) if server.pid else None
+        speed1 = reference_loop_ms()
 
         if outcome.accepted != args.n or outcome.duplicates:
             raise BenchFailed(f"the server accepted {outcome.accepted} of {args.n} responses ({outcome.duplicates} duplicates)")
@@ -487,6 +504,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  alerts raised    : {sum(outcome.alerts.values())} ({kinds})")
         print(f"  client CPU       : {client_us:8.0f} µs/response (this process; shares the {os.cpu_count()} CPUs with the server)")
         print(f"  load average     : {os.getloadavg()[0]:8.2f} after the run (1 min; {os.cpu_count()} CPUs)")
+        print(f"  machine speed    : {speed0:8.0f} ms before, {speed1:.0f} ms after: a fixed pure-Python loop (CPU figures scale with it)")
         return 0
     except BenchFailed as e:
         print(f"\nBENCHMARK FAILED: {e}", file=sys.stderr)
