@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
@@ -107,9 +108,10 @@ class Many:
             if set(order) != set(self.keys):
                 raise TypeError(f"Many: the statement takes {sorted(set(order))}, the rows give {sorted(self.keys)}")
             processors = compiled._bind_processors
-            careful = [(k, processors.get(k)) for k in order]
-            quick = [(k, p and _lookup(compiled.binds[k].type, dialect) or p) for k, p in careful]
-            got = self._compiled[dialect.name] = _Compiled(compiled.string, quick, careful)
+            careful = [(i, processors[k]) for i, k in enumerate(order) if k in processors]
+            quick = [(i, _lookup(compiled.binds[order[i]].type, dialect) or p) for i, p in careful]
+            values = operator.itemgetter(*order) if len(order) > 1 else (lambda r, k=order[0]: (r[k],))
+            got = self._compiled[dialect.name] = _Compiled(compiled.string, values, quick, careful)
         return got
 
     async def run(self, conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
@@ -117,17 +119,24 @@ class Many:
             return
         c = self._for(conn.dialect)
         try:
-            params = [tuple([r[k] if p is None else p(r[k]) for k, p in c.quick]) for r in rows]
+            params = [c.converted(r, c.quick) for r in rows]
         except (KeyError, TypeError):  # a value the look-ups do not know: SQLAlchemy's processors decide
-            params = [tuple([r[k] if p is None else p(r[k]) for k, p in c.careful]) for r in rows]
+            params = [c.converted(r, c.careful) for r in rows]
         await conn.exec_driver_sql(c.sql, params)
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
-    quick: list[tuple[str, Any]]  # (row key, processor or look-up) in the SQL's parameter order
-    careful: list[tuple[str, Any]]  # the same with SQLAlchemy's own processors
+    values: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values in the SQL's parameter order
+    quick: list[tuple[int, Any]]  # (position, processor or look-up) where a value needs converting
+    careful: list[tuple[int, Any]]  # the same with SQLAlchemy's own processors
+
+    def converted(self, row: dict[str, Any], processors: list[tuple[int, Any]]) -> tuple[Any, ...]:
+        out = list(self.values(row))
+        for i, p in processors:
+            out[i] = p(out[i])
+        return tuple(out)  # SQLAlchemy takes tuples (or dicts) only
 
 
 def _lookup(type_: Any, dialect: Any) -> Any:
