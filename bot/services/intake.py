@@ -65,6 +65,7 @@ def _only_plain_json(v: Any) -> bool:
 
 
 def hash_text(data: dict[str, Any]) -> bytes:
+    """The canonical JSON text a content hash is taken of."""
     if _only_plain_json(data["answers"]):
         try:
             return orjson.dumps(data, option=_HASH_ORJSON)
