@@ -74,7 +74,6 @@ _SAVE = Many(
         escalated_at=bindparam("v_escalated"),
         updated_at=bindparam("v_now"),
     ),
-    ("k_id", "v_status", "v_handled", "v_resolved", "v_level", "v_escalated", "v_now"),
 )
 _INSERT = Many(
     T.insert(),
@@ -101,8 +100,7 @@ class AlertsRepo(Repo):
             by_prefix = {k.prefix: k for k in wanted}
             stmt = _allocate_all(len(wanted))
             params = {f"k{i}": k.prefix for i, k in enumerate(wanted)} | {f"n{i}": n for i, n in enumerate(wanted.values())}
-            reached = dict.fromkeys(wanted)
-            reached.update({by_prefix[name]: value for name, value in await self.conn.execute(stmt, params)})
+            reached = {by_prefix[name]: value for name, value in await self.conn.execute(stmt, params)}
         ids = {k: [alert_id(k, number) for number in range(value - wanted[k] + 1, value + 1)] for k, value in reached.items() if value is not None}
         missing = {k: n for k, n in wanted.items() if k not in ids}
         if missing:  # counter rows missing (a database created before these kinds existed)

@@ -91,21 +91,22 @@ class Many:
     each key, before the driver sees it: on intake's wide rows that was a fifth of a row's cost.
     This compiles the statement once per dialect and applies only the column types' own bind
     processors (JSON, enums, times, booleans), in the order the compiled SQL wants them.
-    `statement` is the statement or a function of the dialect name that builds it; `keys` are the
-    row keys, and must be exactly the parameters the SQL takes (checked when first compiled, so a
-    column default SQLAlchemy would fill in per row is an error here, not a silent NULL)."""
+    `statement` is the statement or a function of the dialect name that builds it. For an INSERT,
+    `keys` are the row keys (the columns given), and must be exactly the parameters the SQL takes
+    (checked when first compiled, so a column default SQLAlchemy would fill in per row is an
+    error here, not a silent NULL); a statement written with bindparam()s takes those names."""
 
-    def __init__(self, statement: Any, keys: Iterable[str]) -> None:
+    def __init__(self, statement: Any, keys: Iterable[str] | None = None) -> None:
         self._build = statement if callable(statement) else (lambda _: statement)
-        self.keys = tuple(keys)
+        self.keys = tuple(keys) if keys is not None else None
         self._compiled: dict[str, _Compiled] = {}
 
     def _for(self, dialect: Any) -> _Compiled:
         got = self._compiled.get(dialect.name)
         if got is None:
-            compiled = self._build(dialect.name).compile(dialect=dialect, column_keys=list(self.keys))
+            compiled = self._build(dialect.name).compile(dialect=dialect, column_keys=list(self.keys) if self.keys is not None else None)
             order = list(compiled.positiontup or ())
-            if set(order) != set(self.keys):
+            if self.keys is not None and set(order) != set(self.keys):
                 raise TypeError(f"Many: the statement takes {sorted(set(order))}, the rows give {sorted(self.keys)}")
             processors = compiled._bind_processors
             careful = [(i, processors[k]) for i, k in enumerate(order) if k in processors]

@@ -54,7 +54,6 @@ _SET_FLAGS = Many(
         detractor_since=bindparam("v_detractor_since"),
         updated_at=bindparam("v_now"),
     ),
-    ("k_dealer", "k_customer", "v_latest_id", "v_latest_at", "v_latest_nps", "v_detractor", "v_detractor_id", "v_detractor_since", "v_now"),
 )
 
 
