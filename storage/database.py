@@ -30,7 +30,7 @@ from storage.repositories.reviews import ReviewsRepo
 from storage.repositories.schedule import ScheduleRepo
 from storage.repositories.slack import SlackRepo
 from storage.repositories.views import ViewsRepo
-from storage.sqlite_driver import OneTripDBAPI
+from storage.sqlite_driver import IMMEDIATE, OneTripDBAPI
 
 
 class DatabaseUnavailable(Exception):
@@ -154,7 +154,7 @@ def _sqlite_engine(url: str, pool_size: int, immediate: bool) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(conn: Any) -> None:
         # Sent with the transaction's first statement (sqlite_driver._Connection), not on its own.
-        conn.connection.dbapi_connection.begin_sql = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        conn.connection.dbapi_connection.begin_sql = IMMEDIATE if immediate else "BEGIN"
 
     return engine
 

@@ -1,8 +1,10 @@
-"""The SQLite adapter runs each statement in one trip to aiosqlite's thread and still gives
-SQLAlchemy everything it reads: rows, description, rowcount, lastrowid and the driver's errors."""
+"""The SQLite adapter runs each statement in one trip to aiosqlite's thread (or, inside a write
+transaction, on the loop's thread) and still gives SQLAlchemy everything it reads: rows,
+description, rowcount, lastrowid and the driver's errors."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -120,8 +122,58 @@ async def test_a_write_transaction_begins_with_its_first_statement_in_the_same_t
         assert len(trips) == 1
         assert _locked_for_others(tmp_path / "driver.db")  # BEGIN IMMEDIATE went with it
         await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('a', 1)"))
-    assert len(trips) == 3  # the two statements and the commit (no rollback as the pool takes it back)
+        assert len(trips) == 1  # with the write lock held, later statements run on the loop's thread
+    assert len(trips) == 2  # and the commit (no rollback as the pool takes it back)
     assert not _locked_for_others(tmp_path / "driver.db")
+    async with db.transaction() as tx:  # the next transaction begins in the thread again
+        await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('b', 2)"))
+        await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('c', 3)"))
+    assert len(trips) == 4
+    async with db.read() as tx:
+        assert [tuple(r) for r in await tx.conn.execute(text("SELECT name, n FROM t ORDER BY n"))] == [("a", 1), ("b", 2), ("c", 3)]
+
+
+async def test_waiting_for_the_write_lock_leaves_the_event_loop_free(db: Database, tmp_path: Path) -> None:
+    """Only BEGIN IMMEDIATE can wait (for another writer); it waits in aiosqlite's thread."""
+    other = sqlite3.connect(tmp_path / "driver.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    async def write() -> None:
+        async with db.transaction() as tx:
+            await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('a', 1)"))
+            await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('b', 2)"))
+
+    ticker = asyncio.create_task(tick())
+    writer = asyncio.create_task(write())
+    while ticks < 5:  # the loop runs on while the writer waits
+        await asyncio.sleep(0.01)
+        assert not writer.done()
+    other.execute("ROLLBACK")
+    other.close()
+    await asyncio.wait_for(writer, 10)
+    ticker.cancel()
+    async with db.read() as tx:
+        assert (await tx.conn.execute(text("SELECT count(*) FROM t"))).scalar() == 2
+
+
+async def test_a_failed_inline_statement_rolls_back_and_frees_the_lock(db: Database, tmp_path: Path) -> None:
+    with pytest.raises(IntegrityError):
+        async with db.transaction() as tx:
+            await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('a', 1)"))
+            await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('a', 2)"))  # inline, and refused
+    assert not _locked_for_others(tmp_path / "driver.db")
+    async with db.transaction() as tx:  # the next one begins (and holds the lock) as before
+        await tx.conn.execute(text("INSERT INTO t (name, n) VALUES ('b', 2)"))
+        assert _locked_for_others(tmp_path / "driver.db")
+    async with db.read() as tx:
+        assert [tuple(r) for r in await tx.conn.execute(text("SELECT name FROM t"))] == [("b",)]
 
 
 async def test_a_transaction_that_runs_nothing_costs_no_trip(db: Database, trips: list[Any]) -> None:
