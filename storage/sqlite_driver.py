@@ -147,7 +147,9 @@ class _Connection(AsyncAdapt_aiosqlite_connection):
     """Begins transactions lazily and ends only those that began. `begin_sql` (set by the
     engine's "begin" event) runs in the same trip as the transaction's first statement instead of
     a trip of its own; a transaction that ran nothing costs no trip; and the pool's rollback of
-    a connection just committed (or rolled back) is skipped, as nothing can be open then."""
+    a connection just committed (or rolled back) is skipped, as nothing can be open then.
+    `locked` is set once a BEGIN IMMEDIATE went through and cleared by the commit or rollback
+    that ends it: while it is set, statements run inline (module docstring)."""
 
     __slots__ = ("begin_sql", "idle", "locked")
     _cursor_cls = OneTripCursor
