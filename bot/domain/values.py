@@ -99,7 +99,6 @@ class HistoryEvent(StrEnum):
 ANONYMOUS = "Anonymous"
 
 
-
 def trusted(cls: type[_D], **fields: Any) -> _D:
     """An instance of the frozen dataclass `cls` from all of its fields, already checked one by
     one (the wire format's to_domain): skips the generated __init__, whose object.__setattr__

@@ -82,7 +82,6 @@ class Repo:
         return self.dialect == "postgresql"
 
 
-
 class Many:
     """A statement run once per row (executemany) whose rows reach the driver as ready tuples.
 
