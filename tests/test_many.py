@@ -1,6 +1,7 @@
 """storage.repositories.base.Many hands rows to the driver without SQLAlchemy's per-row parameter
 handling: what it stores must be exactly what SQLAlchemy's own executemany stores, on both
-databases, and a statement whose parameters the rows do not match is refused."""
+databases, and a statement whose parameters the rows do not match is refused. InValues (a list
+bound as one parameter) finds exactly the values asked for."""
 
 from __future__ import annotations
 
@@ -96,3 +97,20 @@ async def test_rows_that_leave_out_a_parameter_are_refused_before_anything_runs(
         with pytest.raises(TypeError, match="detractor"):
             await many.run(tx.conn, [{"dealer_code": "DK-1001", "customer_id": "K-2", "anonymized": False, "contact_permissions": {},
                                       "created_at": NOW, "updated_at": NOW}])
+
+
+AWKWARD_IDS = ['say "hi"', "back\\slash", "Ørsted – ☃", "'); DROP TABLE responses; --", "%(ids)s ? $1", "tab\there", "x" * 100]
+
+
+async def test_a_list_bound_as_one_parameter_finds_exactly_its_values(cx: Context, customer: None) -> None:
+    """InValues (`col IN` one bound list: json_each on SQLite, ANY on PostgreSQL) must match
+    each stored id exactly, whatever characters it holds, and nothing else."""
+    stored = AWKWARD_IDS + [f"r-{i}" for i in range(500)]
+    async with cx.db.transaction() as tx:
+        await tx.responses.insert_many([response_row(i, content_hash=f"h-{n}") for n, i in enumerate(stored)])
+    asked = AWKWARD_IDS + [f"r-{i}" for i in range(0, 1000, 2)] + ["say hi", "Orsted – ☃", "r-1 "]
+    async with cx.db.read() as tx:
+        found = await tx.responses.hashes(asked)
+        assert found == {i: f"h-{n}" for n, i in enumerate(stored) if i in AWKWARD_IDS or int(i[2:]) % 2 == 0}
+        assert await tx.responses.hashes([]) == {}
+        assert await tx.dealers.known(["DK-1001", "dk-1001", "DK-1001 ", "DE-2001"]) == {"DK-1001", "DE-2001"}

@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
-from sqlalchemy import Boolean, Enum, String, Table, and_, bindparam, false, or_
+import orjson
+from sqlalchemy import Boolean, Enum, String, Table, TypeDecorator, and_, bindparam, false, or_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 # SQLite allows 32,766 bound parameters per statement; stay well below for wide rows.
 CHUNK = 400
@@ -38,10 +42,52 @@ def keys_in(cols: Sequence[Any], keys: Iterable[Sequence[Any]]) -> Any:
     return _match(cols, _groups(keys))
 
 
+class _Values(TypeDecorator[Sequence[Any]]):
+    """A list of strings bound as one parameter: JSON text on SQLite (read by json_each), a text
+    array on PostgreSQL."""
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        return dialect.type_descriptor(postgresql.ARRAY(String()) if dialect.name == "postgresql" else String())
+
+    def process_bind_param(self, value: Sequence[Any] | None, dialect: Any) -> Any:
+        if value is None:
+            return None
+        return orjson.dumps(list(value)).decode() if dialect.name == "sqlite" else list(value)
+
+
+class InValues(ColumnElement[bool]):
+    """`col IN (…)` with the whole list bound to the one parameter `name`: on SQLite
+    `col IN (SELECT value FROM json_each(?))`, on PostgreSQL `col = ANY(?)`; both search col's
+    index. An expanding IN (`col.in_(bindparam(…, expanding=True))`) makes SQLAlchemy write the
+    SQL again and convert every value on each call (intake's look-ups of a batch's hundred ids);
+    this statement stays the same whatever the list."""
+
+    inherit_cache = True
+    _traverse_internals = [("col", InternalTraversal.dp_clauseelement), ("values", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, col: Any, name: str) -> None:
+        self.col = col
+        self.values = bindparam(name, type_=_Values())
+
+
+@compiles(InValues, "sqlite")
+def _in_values_sqlite(element: InValues, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.col, **kw)} IN (SELECT value FROM json_each({compiler.process(element.values, **kw)}))"
+
+
+@compiles(InValues)
+def _in_values(element: InValues, compiler: Any, **kw: Any) -> str:
+    return f"{compiler.process(element.col, **kw)} = ANY ({compiler.process(element.values, **kw)})"
+
+
 class KeyQuery:
     """A statement filtered by `keys_in`, built once per number of distinct prefixes with the keys
-    bound as parameters: SQLAlchemy then neither rebuilds it nor walks it for its cache key on each
-    call (intake asks three of these per batch). `build` gets the filter and returns the statement."""
+    bound as parameters (each prefix's last values as one list, `InValues`): SQLAlchemy then
+    neither rebuilds it nor walks it for its cache key on each call (intake asks three of these
+    per batch). `build` gets the filter and returns the statement."""
 
     def __init__(self, cols: Sequence[Any], build: Callable[[Any], Any]) -> None:
         self.cols = cols
@@ -53,12 +99,12 @@ class KeyQuery:
         groups = _groups(keys)
         n = len(groups)
         if n not in self._built:
-            width = len(self.cols) - 1
-            bound = [([bindparam(f"kp{i}_{j}") for j in range(width)], bindparam(f"kv{i}", expanding=True)) for i in range(n)]
-            self._built[n] = self.build(_match(self.cols, bound))
-        for i, (prefix, last) in enumerate(groups):
-            params.update({f"kp{i}_{j}": v for j, v in enumerate(prefix)})
-            params[f"kv{i}"] = last
+            *prefix, last = self.cols
+            terms = [and_(*(c == bindparam(f"kp{i}_{j}") for j, c in enumerate(prefix)), InValues(last, f"kv{i}")) for i in range(n)]
+            self._built[n] = self.build(or_(*terms) if terms else false())
+        for i, (prefix_values, last_values) in enumerate(groups):
+            params.update({f"kp{i}_{j}": v for j, v in enumerate(prefix_values)})
+            params[f"kv{i}"] = last_values
         return self._built[n], params
 
 

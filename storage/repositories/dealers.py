@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.domain.values import Kind, Role
 from storage.models import Dealer, EscalationTarget, Grant, Person, Route, SlackIdentity
-from storage.repositories.base import Repo, chunks
+from storage.repositories.base import InValues, Repo, chunks
 
 D = Dealer.__table__
 RT = Route.__table__
@@ -28,8 +28,8 @@ _BY_SLACK = (
 )
 
 # Built once (statement and cache key): intake asks these for every batch.
-_KNOWN = select(D.c.code, D.c.time_zone, D.c.opening_hours, D.c.holidays).where(D.c.code.in_(bindparam("codes", expanding=True)))
-_ROUTES_OF = select(RT).where(RT.c.dealer_code.in_(bindparam("codes", expanding=True)))
+_KNOWN = select(D.c.code, D.c.time_zone, D.c.opening_hours, D.c.holidays).where(InValues(D.c.code, "codes"))
+_ROUTES_OF = select(RT).where(InValues(RT.c.dealer_code, "codes"))
 
 DEALER_FIELDS = ("name", "brand", "region", "type", "time_zone", "language")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from storage.models import Response
-from storage.repositories.base import Many, Repo, chunks
+from storage.repositories.base import InValues, Many, Repo, chunks
 
 T = Response.__table__
-_HASHES = select(T.c.id, T.c.content_hash).where(T.c.id.in_(bindparam("ids", expanding=True)))
+_HASHES = select(T.c.id, T.c.content_hash).where(InValues(T.c.id, "ids"))
 _INSERT = Many(T.insert(), [c.key for c in T.c])  # intake gives every column
 
 

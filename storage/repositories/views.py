@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from sqlalchemy import and_, bindparam, exists, select
+from sqlalchemy import and_, exists, select
 
 from bot.domain.complaints import ReceivedVia
 from bot.domain.values import ANONYMOUS, Channel, HistoryEntry, HistoryEvent, Kind, Status
 from bot.domain.views import AlertView, ComplaintDetails
 from storage.models import AlertRow, ComplaintRow, Customer, Dealer, HistoryRow, Person, Response
 from storage.repositories.alerts import to_alert
-from storage.repositories.base import Repo, chunks
+from storage.repositories.base import InValues, Repo, chunks
 
 A = AlertRow.__table__
 D = Dealer.__table__
@@ -82,7 +82,7 @@ VIEW = (
         .outerjoin(P, P.c.id == H.c.person_id)
         .outerjoin(CP, CP.c.alert_id == A.c.id)
     )
-    .where(A.c.id.in_(bindparam("ids", expanding=True)))
+    .where(InValues(A.c.id, "ids"))
     .order_by(H.c.id)
 )  # built once: SQLAlchemy then finds its compiled form without walking this select each time
 
