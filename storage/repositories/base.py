@@ -28,12 +28,12 @@ def _groups(keys: Iterable[Sequence[Any]]) -> list[tuple[tuple[Any, ...], list[A
     return [(prefix, sorted(last)) for prefix, last in sorted(groups.items())]
 
 
-def _match(cols: Sequence[Any], groups: Sequence[tuple[Sequence[Any], Any]]) -> Any:
+def _match(cols: Sequence[Any], groups: Sequence[tuple[Sequence[Any], Any]], in_: Callable[[Any, Any], Any] = lambda col, v: col.in_(v)) -> Any:
     """`a = ? AND b IN (…) OR …`, one term per (prefix values, last values) group."""
     if not groups:
         return false()
     *prefix, last = cols
-    return or_(*(and_(*(c == v for c, v in zip(prefix, values)), last.in_(lasts)) for values, lasts in groups))
+    return or_(*(and_(*(c == v for c, v in zip(prefix, values)), in_(last, lasts)) for values, lasts in groups))
 
 
 def keys_in(cols: Sequence[Any], keys: Iterable[Sequence[Any]]) -> Any:
@@ -99,12 +99,12 @@ class KeyQuery:
         groups = _groups(keys)
         n = len(groups)
         if n not in self._built:
-            *prefix, last = self.cols
-            terms = [and_(*(c == bindparam(f"kp{i}_{j}") for j, c in enumerate(prefix)), InValues(last, f"kv{i}")) for i in range(n)]
-            self._built[n] = self.build(or_(*terms) if terms else false())
-        for i, (prefix_values, last_values) in enumerate(groups):
-            params.update({f"kp{i}_{j}": v for j, v in enumerate(prefix_values)})
-            params[f"kv{i}"] = last_values
+            width = len(self.cols) - 1
+            bound = [([bindparam(f"kp{i}_{j}") for j in range(width)], f"kv{i}") for i in range(n)]
+            self._built[n] = self.build(_match(self.cols, bound, InValues))
+        for i, (prefix, last) in enumerate(groups):
+            params.update({f"kp{i}_{j}": v for j, v in enumerate(prefix)})
+            params[f"kv{i}"] = last
         return self._built[n], params
 
 
