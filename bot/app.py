@@ -33,6 +33,7 @@ from notifications.email.sender import SmtpConfig, SmtpSender
 from notifications.pacing import Rate, SlackPaces
 from storage import migrate
 from storage.database import Database
+from storage.checkpoint import WalCheckpointer
 
 if TYPE_CHECKING:
     from notifications.slack.client import SlackSender
@@ -157,6 +158,8 @@ def build_runtime(settings: Settings, cx: Context, *, background: bool = True) -
         tasks = [asyncio.create_task(dispatcher.run(stop), name="dispatcher")] if background else []
         if reader is not None and background:
             tasks.append(asyncio.create_task(reader.run(stop), name="mailbox"))
+        if cx.db.dialect == "sqlite" and background:
+            tasks.append(asyncio.create_task(WalCheckpointer(cx.db).run(stop), name="wal-checkpoint"))
         sched = settings.schedule
         digest_at = (sched.digest_day, sched.digest_time) if sched.digest else None
         detractors_at = sched.detractor_digest_time if sched.detractor_digest else None

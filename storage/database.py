@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 from functools import cached_property
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import orjson
 from sqlalchemy import event, text
@@ -136,7 +136,7 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
-def _sqlite_engine(url: str, pool_size: int, immediate: bool) -> AsyncEngine:
+def _sqlite_engine(url: str, pool_size: int, immediate: bool, extra_pragmas: Callable[[], list[str]] = list) -> AsyncEngine:
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60, module=OneTripDBAPI(), json_serializer=_json)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -145,7 +145,7 @@ def _sqlite_engine(url: str, pool_size: int, immediate: bool) -> AsyncEngine:
         # transaction that later wants to write fails with "database is locked" instead of waiting.
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000"):
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000", *extra_pragmas()):
             cur.execute(f"PRAGMA {pragma}")
         cur.close()
         # SQLite's lower() folds ASCII only; searches for "østergaard" must find "Østergaard".
@@ -170,7 +170,9 @@ class Database:
         if self.dialect == "sqlite":
             if parsed.database in (None, "", ":memory:"):
                 raise ValueError("an in-memory SQLite database cannot be shared; name a file")
-            self.engine = _sqlite_engine(url, 1, immediate=True)
+            self.sqlite_path = parsed.database
+            self._wal_pages: int | None = None  # the writer's wal_autocheckpoint; None: SQLite's default
+            self.engine = _sqlite_engine(url, 1, immediate=True, extra_pragmas=self._writer_pragmas)
             self.reader = _sqlite_engine(url, 4, immediate=False)
         elif self.dialect == "postgresql":
             self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, json_serializer=_json)
@@ -193,6 +195,16 @@ class Database:
         """A read-only view; never writes."""
         async with self.reader.connect() as conn:
             yield Tx(conn, self.dialect)
+
+    def _writer_pragmas(self) -> list[str]:
+        return [f"wal_autocheckpoint={self._wal_pages}"] if self._wal_pages is not None else []
+
+    async def set_wal_autocheckpoint(self, pages: int | None) -> None:
+        """SQLite: the log size (pages) at which the writer's commit checkpoints by itself; None
+        for SQLite's default (storage.checkpoint)."""
+        self._wal_pages = pages
+        async with self.engine.connect() as conn:  # the writer as it is now; new ones get it on connect
+            await conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages if pages is not None else 1000}")
 
     async def ping(self) -> None:
         async with self.reader.connect() as conn:
