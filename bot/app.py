@@ -32,8 +32,8 @@ from notifications.email.delivery import MailDelivery
 from notifications.email.sender import SmtpConfig, SmtpSender
 from notifications.pacing import Rate, SlackPaces
 from storage import migrate
-from storage.database import Database
 from storage.checkpoint import WalCheckpointer
+from storage.database import Database
 
 if TYPE_CHECKING:
     from notifications.slack.client import SlackSender

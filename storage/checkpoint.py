@@ -17,7 +17,7 @@ from contextlib import suppress
 
 import structlog
 
-from storage.database import Database
+from storage.database import WAL_PAGES, Database
 
 SAFETY_PAGES = 10_000  # about 40 MB of log
 log = structlog.get_logger()
@@ -44,7 +44,7 @@ class WalCheckpointer:
                     log.warning("wal_checkpoint_failed", error=str(e))
         finally:
             await asyncio.to_thread(conn.close)
-            await self.db.set_wal_autocheckpoint(None)
+            await self.db.set_wal_autocheckpoint(WAL_PAGES)
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:

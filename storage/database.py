@@ -136,6 +136,9 @@ def _json(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+WAL_PAGES = 1000  # SQLite's own wal_autocheckpoint
+
+
 def _sqlite_engine(url: str, pool_size: int, immediate: bool, extra_pragmas: Callable[[], list[str]] = list) -> AsyncEngine:
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60, module=OneTripDBAPI(), json_serializer=_json)
 
@@ -171,7 +174,7 @@ class Database:
             if parsed.database in (None, "", ":memory:"):
                 raise ValueError("an in-memory SQLite database cannot be shared; name a file")
             self.sqlite_path = parsed.database
-            self._wal_pages: int | None = None  # the writer's wal_autocheckpoint; None: SQLite's default
+            self._wal_pages = WAL_PAGES  # the writer's wal_autocheckpoint
             self.engine = _sqlite_engine(url, 1, immediate=True, extra_pragmas=self._writer_pragmas)
             self.reader = _sqlite_engine(url, 4, immediate=False)
         elif self.dialect == "postgresql":
@@ -197,14 +200,14 @@ class Database:
             yield Tx(conn, self.dialect)
 
     def _writer_pragmas(self) -> list[str]:
-        return [f"wal_autocheckpoint={self._wal_pages}"] if self._wal_pages is not None else []
+        return [f"wal_autocheckpoint={self._wal_pages}"]
 
-    async def set_wal_autocheckpoint(self, pages: int | None) -> None:
-        """SQLite: the log size (pages) at which the writer's commit checkpoints by itself; None
-        for SQLite's default (storage.checkpoint)."""
+    async def set_wal_autocheckpoint(self, pages: int) -> None:
+        """SQLite: the log size (pages) at which the writer's commit checkpoints by itself
+        (storage.checkpoint raises it while `serve` runs)."""
         self._wal_pages = pages
         async with self.engine.connect() as conn:  # the writer as it is now; new ones get it on connect
-            await conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages if pages is not None else 1000}")
+            await conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={pages}")
 
     async def ping(self) -> None:
         async with self.reader.connect() as conn:
