@@ -52,6 +52,9 @@ class PhonesWire(_Strict):
     mobile: Phone | None = None
 
 
+_KINDS = {None: None, **{k.value: k for k in CustomerKind}}
+
+
 class CustomerWire(_Strict):
     id: Id
     kind: Literal["person", "company"] | None = None
@@ -71,22 +74,21 @@ class CustomerWire(_Strict):
     _emails = field_validator("email", "salesperson_email", "advisor_email")(_email)
 
     def to_domain(self) -> CustomerIn:
-        phones = self.phones
+        # The model's fields are CustomerIn's, by name: taken at once, then the few that convert.
+        v = self.__dict__
+        phones, methods = v["phones"], v["contact_methods"]
         return trusted(
             CustomerIn,
-            id=self.id,
-            kind=CustomerKind(self.kind) if self.kind else None,
-            name=self.name or None,
-            email=self.email,
-            phones=Phones(phones.home or None, phones.work or None, phones.mobile or None) if phones else NO_PHONES,
-            language=self.language,
-            customer_number=self.customer_number or None,
-            salesperson_email=self.salesperson_email,
-            contact_name=self.contact_name or None,
-            advisor_email=self.advisor_email,
-            contact_methods=tuple(sorted(self.contact_methods.items())) if self.contact_methods else (),
-            preferred_contact=self.preferred_contact,
-            best_time=self.best_time or None,
+            v,
+            kind=_KINDS[v["kind"]],
+            name=v["name"] or None,
+            phones=trusted(Phones, home=phones.home or None, work=phones.work or None, mobile=phones.mobile or None)
+            if phones is not None and (phones.home or phones.work or phones.mobile)
+            else NO_PHONES,
+            customer_number=v["customer_number"] or None,
+            contact_name=v["contact_name"] or None,
+            contact_methods=tuple(sorted(methods.items())) if methods else (),
+            best_time=v["best_time"] or None,
         )
 
 
@@ -139,29 +141,19 @@ class ResponseWire(_Strict):
         return v
 
     def to_domain(self) -> SurveyResponse:
-        return trusted(
+        # The model's fields are SurveyResponse's, by name, but for dealer_id (dealer) and the
+        # customer and contact, which convert. Its dicts (scores, answers) are handed on as they
+        # are: the model is dropped once converted.
+        v = self.__dict__
+        c = v["contact"]
+        r = trusted(
             SurveyResponse,
-            id=self.id,
-            survey=self.survey,
-            dealer=self.dealer_id,
-            submitted_at=self.submitted_at,
-            customer=self.customer.to_domain(),
-            contact=ContactIn(self.contact.name, self.contact.email, self.contact.phone) if self.contact else None,
-            purchase_date=self.purchase_date,
-            service_date=self.service_date,
-            segment=self.segment,
-            anonymous=self.anonymous,
-            nps=self.nps,
-            scores=dict(self.scores),
-            comment=self.comment,
-            publish_consent=self.publish_consent,
-            answers=dict(self.answers),
-            test_drive_requested_at=self.test_drive_requested_at,
-            test_drive_source=self.test_drive_source,
-            purchased_at=self.purchased_at,
-            ordered_at=self.ordered_at,
-            invitation_id=self.invitation_id,
+            v,
+            customer=v["customer"].to_domain(),
+            contact=trusted(ContactIn, name=c.name, email=c.email, phone=c.phone) if c is not None else None,
         )
+        r.__dict__["dealer"] = r.__dict__.pop("dealer_id")
+        return r
 
 
 def _status_word(v: Any) -> Any:

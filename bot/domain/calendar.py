@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,6 +14,7 @@ the range 00:00–24:00 is the whole day, and it touches the next day's 00:00 wi
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SEARCH_DAYS = 3653  # about 10 years: longer with no open time at all is a configuration error
+_DAYS_KEPT = 4 * SEARCH_DAYS  # days of open intervals a calendar keeps worked out
 
 Range = tuple[time, time]
 Interval = tuple[datetime, datetime]  # aware UTC, start < end, half-open
@@ -69,6 +70,9 @@ class Calendar:
     zone: str  # IANA name, e.g. "Europe/Copenhagen"
     hours: OpeningHours | None  # None: the wall clock, every hour counts
     holidays: frozenset[date] = frozenset()  # whole local days closed
+    # Each local day's open intervals once worked out: due times of a batch of alerts, and of
+    # the next batches, walk the same days again (a Sales Opportunity's 7 days cost 0.1 ms).
+    _days: dict[date, tuple[Interval, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         try:
@@ -131,14 +135,22 @@ class Calendar:
     def _tz(self) -> ZoneInfo:
         return ZoneInfo(self.zone)  # ZoneInfo caches instances by key
 
-    def _day(self, day: date) -> list[Interval]:
+    def _day(self, day: date) -> tuple[Interval, ...]:
         """The open intervals of one local day, in UTC, in order."""
+        known = self._days.get(day)
+        if known is None:
+            if len(self._days) >= _DAYS_KEPT:  # a long-lived calendar walked across many years
+                self._days.clear()
+            known = self._days[day] = self._work_out(day)
+        return known
+
+    def _work_out(self, day: date) -> tuple[Interval, ...]:
         assert self.hours is not None
         if day in self.holidays:
-            return []
+            return ()
         ranges = self.hours.days[day.weekday()]
         if not ranges:
-            return []
+            return ()
         tz = self._tz
         out = []
         for start, end in ranges:
@@ -146,7 +158,7 @@ class Calendar:
             hi = _instant(day + timedelta(days=1), time(0), tz) if end == END_OF_DAY else _instant(day, end, tz)
             if lo < hi:  # a range entirely inside a skipped hour is empty
                 out.append((lo, hi))
-        return out
+        return tuple(out)
 
     def _intervals(self, s: datetime, until: datetime | None = None) -> Iterator[Interval]:
         """Open intervals from `s` on, in order, the first clipped to start at `s`; day by day, closed days
