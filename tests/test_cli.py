@@ -551,6 +551,18 @@ def one_line(p: subprocess.CompletedProcess[str]) -> str:
     return line
 
 
+def test_the_real_entry_point_collects_young_objects_less_often_with_start_up_frozen(tmp_path: Path) -> None:
+    # `python -m bot` itself, with a line at exit reporting what the collector was left with.
+    probe = (
+        "import atexit, gc, runpy, sys; "
+        "atexit.register(lambda: print('gc', gc.get_threshold()[0], gc.isenabled(), gc.get_freeze_count() > 10000)); "
+        "sys.argv = ['cxbot', '--help']; runpy.run_module('bot', run_name='__main__')"
+    )
+    p = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines()[-1] == "gc 10000 True True"
+
+
 def test_a_wrong_setting_in_a_real_process_is_one_line_and_no_traceback(tmp_path: Path) -> None:
     port = cxbot("dealers", "list", cwd=tmp_path, CXBOT_HTTP_PORT="abc")
     assert port.returncode == 2
