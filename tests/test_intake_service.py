@@ -209,6 +209,21 @@ def test_content_hash_never_changes_for_the_same_answer() -> None:
     assert intake.content_hash(r) == "8969a63e594c110679e593e2f84e6d5e13905dece0860f77329186b3229948e4"
 
 
+def test_content_hash_of_an_answer_with_every_time_set_never_changes() -> None:
+    # Every hashed time given, answers the fast writer takes; computed by the code before
+    # content_hash wrote its fields out one by one.
+    r = SurveyResponse(
+        id="r-pin-2", survey=Survey.LOST_SALES, dealer="DE-2001",
+        submitted_at=datetime(2026, 10, 3, 18, 5, 0, tzinfo=timezone(timedelta(hours=-5))),
+        customer=CustomerIn("K-12"), contact=ContactIn("Cindy"), nps=9, scores={"overall": 4}, publish_consent=True,
+        answers={"wants_contact": False, "still_considering": True, "list": ["a", 2, None]},
+        test_drive_requested_at=datetime(2026, 9, 1, 10, 0, tzinfo=UTC), test_drive_source="dealer site",
+        purchased_at=datetime(2026, 9, 28, 8, 0, 0, 5, tzinfo=timezone(timedelta(hours=2))),
+        ordered_at=datetime(2026, 9, 27, 16, 30, tzinfo=UTC), invitation_id="inv-9", purchase_date=date(2026, 9, 28),
+    )
+    assert intake.content_hash(r) == "02702fadbdb50caf408f882e9f50d6f317111414c1763a1a5aac06e697245c02"
+
+
 _TEXT = st.text(st.characters(codec="utf-8"), max_size=12)  # control characters, quotes, emoji, U+2028 ...
 _JSON = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats() | _TEXT,
