@@ -4,6 +4,7 @@
     python bench/intake.py --postgres           # fresh database on postgresql+asyncpg://postgres@127.0.0.1:5432/test
     python bench/intake.py --postgres URL       # ... on another server (a database of its own is created, then dropped)
     python bench/intake.py --url http://127.0.0.1:8080 --key KEY [--pid PID]   # a server that is already running
+    python bench/intake.py --runs 5             # five runs, each on a fresh server and database, then their medians
 
 Loads the example dealers, starts the server and times process start → GET /healthz 200, then
 posts --n realistic responses (sales, service and lost-sales answers, about 30 % raising Hot
@@ -14,7 +15,9 @@ its process, from /proc), its peak RSS (VmHWM), the startup time and the alerts 
 
 This machine's speed drifts by up to 2x between sittings, at times more and within one: CPU per
 response is the steadier figure, and "machine speed" (a fixed piece of Python work timed before
-and after the run) says roughly how fast the machine was.
+and after the run) says roughly how fast the machine was. One run takes two seconds, and the
+machine's speed moves within seconds too: --runs N repeats the whole run (fresh server, fresh
+database) and ends with the median and range of each figure.
 Not a test: pytest collects tests/ only, and nothing here is named test_*.
 """
 
@@ -416,13 +419,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pid", type=int, help="with --url: the server's pid, for CPU and RSS (default: the local process listening on the port)")
     p.add_argument("--seed", type=int, default=42, help="seed of the generated responses (default 42)")
     p.add_argument("--keep", action="store_true", help="keep the temp directory (SQLite file, server log)")
+    p.add_argument("--runs", type=int, default=1, help="repeat the whole run N times (fresh server and database each) and summarise (default 1)")
     args = p.parse_args(argv)
     if args.url and not args.key:
         p.error("--url needs --key")
     if args.url and args.postgres:
         p.error("--url and --postgres exclude each other")
-    if args.n < 1 or args.batch < 1 or args.concurrency < 1:
-        p.error("--n, --batch and --concurrency must be at least 1")
+    if args.n < 1 or args.batch < 1 or args.concurrency < 1 or args.runs < 1:
+        p.error("--n, --batch, --concurrency and --runs must be at least 1")
     return args
 
 
@@ -430,7 +434,8 @@ def _goal(ok: bool) -> str:
     return "ok" if ok else "MISSED"
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, figures: list[dict[str, float]]) -> int:
+    """One run, printed; its figures are appended to `figures` (for --runs)."""
     tag = secrets.token_hex(3)
     workdir = Path(tempfile.mkdtemp(prefix="cxbench-"))
     server: Server | None = None
@@ -507,6 +512,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"  client CPU       : {client_us:8.0f} µs/response (this process; shares the {os.cpu_count()} CPUs with the server)")
         print(f"  load average     : {os.getloadavg()[0]:8.2f} after the run (1 min; {os.cpu_count()} CPUs)")
         print(f"  machine speed    : {speed0:8.0f} ms before, {speed1:.0f} ms after: a fixed piece of Python work (CPU figures scale with it)")
+        figures.append({
+            "throughput (responses/s)": rate,
+            "p99 latency (ms)": p99 * 1e3,
+            **({"server CPU (µs/response)": (cpu1 - cpu0) / args.n * 1e6} if cpu0 is not None and cpu1 is not None else {}),
+            **({"peak RSS (MB)": rss} if rss is not None else {}),
+            **({"startup→/healthz (s)": server.startup_s} if server.startup_s is not None else {}),
+            "machine speed (ms)": max(speed0, speed1),
+        })
         return 0
     except BenchFailed as e:
         print(f"\nBENCHMARK FAILED: {e}", file=sys.stderr)
@@ -530,8 +543,27 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def summary(figures: list[dict[str, float]]) -> None:
+    print(f"\nsummary of {len(figures)} runs (median, then the range)")
+    for name in figures[0]:
+        values = sorted(f[name] for f in figures if name in f)
+        median = values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
+        digits = 0 if median >= 100 else 1 if median >= 10 else 2
+        print(f"  {name:26s}: {median:10.{digits}f}   ({values[0]:.{digits}f} – {values[-1]:.{digits}f})")
+
+
 def main(argv: list[str] | None = None) -> int:
-    return run(parse_args(argv))
+    args = parse_args(argv)
+    figures: list[dict[str, float]] = []
+    for i in range(args.runs):
+        if args.runs > 1:
+            print(f"\n=== run {i + 1} of {args.runs} ===", flush=True)
+        code = run(args, figures)
+        if code:
+            return code
+    if args.runs > 1:
+        summary(figures)
+    return 0
 
 
 if __name__ == "__main__":

@@ -221,6 +221,22 @@ def test_a_thousand_hours_is_quick_and_exact() -> None:
     assert due == cph(2027, 5, 26, 10) == utc(2027, 5, 26, 8)
 
 
+def test_days_worked_out_are_kept_within_a_bound_and_answer_as_a_fresh_calendar_does() -> None:
+    # A calendar keeps each day's open intervals for the next due time (intake builds one per
+    # dealer and keeps it); walked across more days than it keeps, it starts over, same answers.
+    from bot.domain.calendar import _DAYS_KEPT
+
+    walked = Calendar("Europe/Copenhagen", SHOWROOM, DANISH_XMAS)
+    start, end = cph(1990, 1, 1), cph(1990, 1, 1) + timedelta(days=_DAYS_KEPT + 400)
+    total = walked.between(start, end)
+    assert 0 < len(walked._days) <= _DAYS_KEPT
+    for s, d in ((cph(2026, 12, 23, 16), 48 * H), (cph(2031, 3, 28, 12), 100 * H), (cph(1990, 1, 5, 9), 7 * 24 * H)):
+        fresh = Calendar("Europe/Copenhagen", SHOWROOM, DANISH_XMAS)
+        assert walked.add(s, d) == fresh.add(s, d)
+        assert walked.add(s, d) == fresh.add(s, d)  # the second time from what was kept
+    assert walked.between(start, end) == total == Calendar("Europe/Copenhagen", SHOWROOM, DANISH_XMAS).between(start, end)
+
+
 # --- holidays -------------------------------------------------------------------------------
 
 

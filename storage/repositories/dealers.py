@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Any, Sequence
 
 import orjson
-
 from sqlalchemy import bindparam, delete, func, select, union, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
