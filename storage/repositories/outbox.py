@@ -49,6 +49,10 @@ def _item(r: Any) -> OutboxItem:
     )
 
 
+# Built once: the dispatcher asks after every intake that queued messages.
+_DUE_LANES = select(T.c.lane).where(IS_PENDING, T.c.next_attempt_at <= bindparam("now")).group_by(T.c.lane).limit(bindparam("limit"))
+
+
 class OutboxRepo(Repo):
     async def enqueue(self, items: Sequence[Outbound], now: datetime) -> None:
         if not items:
@@ -79,8 +83,7 @@ class OutboxRepo(Repo):
 
     async def due_lanes(self, now: datetime, limit: int) -> list[str]:
         """Lanes with something due (their head may still be waiting: the dispatcher checks)."""
-        q = select(T.c.lane).where(IS_PENDING, T.c.next_attempt_at <= now).group_by(T.c.lane).limit(limit)
-        return list(await self.conn.scalars(q))
+        return list(await self.conn.scalars(_DUE_LANES, {"now": now, "limit": limit}))
 
     async def lease(self, lanes: Sequence[str], owner: str, now: datetime, until: datetime) -> list[str]:
         """Take the lanes nobody holds; on PostgreSQL replicas skip each other's locked rows."""
