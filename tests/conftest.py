@@ -49,6 +49,19 @@ def _run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
+@asynccontextmanager
+async def bare_sqlite(path: Path, ddl: str) -> AsyncIterator[Database]:
+    """A Database on a fresh SQLite file holding one table of `ddl`, no migrations: for tests of
+    the storage mechanics themselves (the driver, checkpoints)."""
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    async with database.transaction() as tx:
+        await tx.conn.exec_driver_sql(ddl)
+    try:
+        yield database
+    finally:
+        await database.close()
+
+
 async def _migrated(url: str) -> None:
     db = Database(url)
     try:

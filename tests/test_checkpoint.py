@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from storage.checkpoint import SAFETY_PAGES, WalCheckpointer
 from storage.database import Database
+from tests.conftest import bare_sqlite
 from tests.mail_support import eventually
 
 ROWS = [{"b": "x" * 4000} for _ in range(2000)]  # about 8 MB: 2,000 log pages, past SQLite's 1,000
@@ -19,11 +20,8 @@ ROWS = [{"b": "x" * 4000} for _ in range(2000)]  # about 8 MB: 2,000 log pages, 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'wal.db'}")
-    async with database.transaction() as tx:
-        await tx.conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, b TEXT)"))
-    yield database
-    await database.close()
+    async with bare_sqlite(tmp_path / "wal.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, b TEXT)") as database:
+        yield database
 
 
 async def _writer_threshold(db: Database) -> int:

@@ -18,15 +18,13 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from storage.database import Database
 from storage.sqlite_driver import OneTripCursor, OneTripDBAPI
+from tests.conftest import bare_sqlite
 
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
-    async with database.transaction() as tx:
-        await tx.conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, n INTEGER)"))
-    yield database
-    await database.close()
+    async with bare_sqlite(tmp_path / "driver.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, n INTEGER)") as database:
+        yield database
 
 
 @pytest.fixture
